@@ -1,0 +1,96 @@
+package io.nioproxy;
+
+import io.nioproxy.config.ConfigException;
+import io.nioproxy.config.ProxyConfig;
+import io.nioproxy.config.Settings;
+import io.nioproxy.demo.Demo;
+import io.nioproxy.log.Log;
+
+import java.io.PrintStream;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The command line: {@code java [-Dproxy.KEY=VALUE ...] -jar nioproxy.jar [--demo | --help]}.
+ *
+ * <p>Reads and validates the settings (a bad one ends the process with one line naming it and exit status 2),
+ * logs the effective settings once, starts the balancer, and runs until SIGTERM or SIGINT, on which it stops
+ * accepting, closes the sessions and exits 0.
+ */
+public final class Main {
+    static final int EXIT_CONFIG = 2;
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        int status = run(args, System.err);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+
+    /** Runs to completion for --help or an error; otherwise starts the balancer and blocks until shutdown. */
+    static int run(String[] args, PrintStream err) {
+        boolean demo = false;
+        for (String a : args) {
+            switch (a) {
+                case "--demo" -> demo = true;
+                case "--help", "-h" -> {
+                    err.println(usage());
+                    return 0;
+                }
+                default -> {
+                    err.println("nioproxy: unknown argument '" + a + "'; settings are system properties "
+                            + "(-Dproxy.KEY=VALUE before -jar); try --help");
+                    return EXIT_CONFIG;
+                }
+            }
+        }
+        try {
+            if (demo) {
+                Demo.run(System.getProperties(), System.out);
+                return 0;
+            }
+            ProxyConfig config = Settings.fromSystem().build();
+            Log.info("nioproxy starting: " + Settings.describe(config));
+            Proxy proxy = Proxy.start(config);
+            awaitShutdown(proxy);
+            return 0;
+        } catch (ConfigException e) {
+            err.println("nioproxy: " + e.getMessage());
+            return EXIT_CONFIG;
+        }
+    }
+
+    /** Blocks until the JVM is asked to stop, then closes the balancer (from the shutdown hook). */
+    public static void awaitShutdown(Proxy proxy) {
+        for (var l : proxy.listeners()) {
+            Log.info("listener " + l.config().name() + " accepting on " + l.boundAddress() + ", "
+                    + l.backends().size() + " backends, balance " + l.config().balance().configName());
+        }
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            Log.info("nioproxy stopping: " + proxy.sessions() + " sessions open");
+            proxy.close();
+            done.countDown();
+        }, "nioproxy-shutdown"));
+        try {
+            done.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    static String usage() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("usage: java [-Dproxy.KEY=VALUE ...] -jar nioproxy.jar [--demo | --help]").append('\n');
+        sb.append("  --demo   start three built-in HTTP backends on loopback and a balancer in front of them").append('\n');
+        sb.append("settings (system properties, or a file given by -Dproxy.config=FILE):").append('\n');
+        for (Settings.Key k : Settings.KEYS) {
+            sb.append(String.format("  %-24s %s%s%n", k.property(), k.meaning(),
+                    k.defaultValue() == null ? "" : " [default " + k.defaultValue() + "]"));
+        }
+        sb.append("  proxy.listener.NAME.KEY  per-listener value of any listener key (listen, backends, balance, ...)");
+        return sb.toString();
+    }
+}

@@ -1,0 +1,118 @@
+package io.nioproxy.balance;
+
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Picks the backend for a client connection under one listener's {@link BalancePolicy}, and the next one to try
+ * when a connect fails.
+ *
+ * <p>Threading: {@link #pick} is called by every event loop, once per connect attempt (never per event), and takes
+ * no lock: it reads the current {@link BackendSet} snapshot once. {@link #update} may be called from any thread;
+ * sessions already open are not touched by it.
+ *
+ * <p>Retry order for the hash policies: attempt 0 uses the client's Maglev slot; attempt k rehashes the key with k
+ * and skips backends already tried, so the preference order is also a pure function of the client key and the
+ * backend set — every instance retries in the same order.
+ */
+public final class Balancer {
+    /** Rehashes per attempt before falling back to a scan; each lands on an untried backend with p ≥ 1 - tried/n. */
+    private static final int REHASHES = 16;
+
+    private final BalancePolicy policy;
+    private final AtomicLong roundRobinCursor = new AtomicLong();
+    private volatile BackendSet set;
+
+    public Balancer(BalancePolicy policy, List<Backend> backends) {
+        this.policy = policy;
+        this.set = new BackendSet(backends);
+    }
+
+    public BalancePolicy policy() {
+        return policy;
+    }
+
+    public BackendSet backends() {
+        return set;
+    }
+
+    /** Publishes a new set of backends in rotation; new connections use it at once. */
+    public void update(List<Backend> backends) {
+        this.set = new BackendSet(backends);
+    }
+
+    /**
+     * @param clientHash from {@link Hashing#clientHash} (ignored by the non-hash policies)
+     * @param tried      backends already tried for this client (first {@code triedCount} entries)
+     * @return a backend not yet tried, or null when none is left (or none is in rotation)
+     */
+    public Backend pick(long clientHash, Backend[] tried, int triedCount) {
+        BackendSet s = set;
+        int n = s.size();
+        if (n == 0 || triedCount >= n) {
+            return null;
+        }
+        switch (policy) {
+            case SOURCE_IP, SOURCE_IP_PORT -> {
+                MaglevTable t = s.maglev();
+                long key = clientHash;
+                for (int k = 0; k <= REHASHES; k++) {
+                    if (k > 0) {
+                        key = Hashing.mix(clientHash + k * 0x9e3779b97f4a7c15L);
+                    }
+                    Backend b = s.get(t.lookup(key));
+                    if (!contains(tried, triedCount, b)) {
+                        return b;
+                    }
+                }
+                return firstUntried(s, (int) Long.remainderUnsigned(clientHash, n), tried, triedCount);
+            }
+            case ROUND_ROBIN -> {
+                int[] seq = s.roundRobin();
+                long c = roundRobinCursor.getAndIncrement();
+                Backend b = s.get(seq[(int) Long.remainderUnsigned(c, seq.length)]);
+                return contains(tried, triedCount, b) ? firstUntried(s, (int) Long.remainderUnsigned(c, n), tried, triedCount) : b;
+            }
+            case LEAST_CONN -> {
+                // Fewest active per unit of weight: compare a/wa < b/wb as a*wb < b*wa. Start the scan at a rotating
+                // index so that ties spread instead of all landing on the first backend.
+                int start = (int) Long.remainderUnsigned(roundRobinCursor.getAndIncrement(), n);
+                Backend best = null;
+                long bestActive = 0;
+                for (int j = 0; j < n; j++) {
+                    Backend b = s.get((start + j) % n);
+                    if (contains(tried, triedCount, b)) {
+                        continue;
+                    }
+                    long a = b.active();
+                    if (best == null || a * best.weight() < bestActive * b.weight()) {
+                        best = b;
+                        bestActive = a;
+                    }
+                }
+                return best;
+            }
+            default -> throw new IllegalStateException(policy.name());
+        }
+    }
+
+    private static Backend firstUntried(BackendSet s, int start, Backend[] tried, int triedCount) {
+        int n = s.size();
+        for (int j = 0; j < n; j++) {
+            Backend b = s.get((start + j) % n);
+            if (!contains(tried, triedCount, b)) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    private static boolean contains(Backend[] tried, int count, Backend b) {
+        for (int i = 0; i < count; i++) {
+            if (tried[i] == b) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,38 @@
+package io.nioproxy.config;
+
+import io.nioproxy.balance.BalancePolicy;
+
+import java.util.List;
+
+/**
+ * The resolved settings of one listener. Immutable; built once at start by {@link Settings}.
+ *
+ * @param name               listener name ({@code default} when {@code proxy.listeners} is not set)
+ * @param listen             address to accept clients on
+ * @param backends           backends in the order given (order never affects which client goes where)
+ * @param balance            backend choice
+ * @param connectTimeoutNanos backend connect timeout per attempt; 0 = none
+ * @param idleTimeoutNanos   close a session with no byte in either direction for this long; 0 = never
+ * @param connectAttempts    backends tried per client before it is closed
+ * @param backlog            listen backlog
+ * @param tcpNoDelay         {@code TCP_NODELAY} on both legs
+ * @param socketRcvBufBytes  {@code SO_RCVBUF} on both legs; 0 = the kernel's default (auto-tuning)
+ * @param socketSndBufBytes  {@code SO_SNDBUF} on both legs; 0 = the kernel's default (auto-tuning)
+ */
+public record ListenerConfig(
+        String name,
+        HostPort listen,
+        List<BackendSpec> backends,
+        BalancePolicy balance,
+        long connectTimeoutNanos,
+        long idleTimeoutNanos,
+        int connectAttempts,
+        int backlog,
+        boolean tcpNoDelay,
+        int socketRcvBufBytes,
+        int socketSndBufBytes) {
+
+    public ListenerConfig {
+        backends = List.copyOf(backends);
+    }
+}

@@ -1,0 +1,176 @@
+package io.nioproxy.listener;
+
+import io.nioproxy.balance.Backend;
+import io.nioproxy.balance.Balancer;
+import io.nioproxy.config.AcceptMode;
+import io.nioproxy.config.BackendSpec;
+import io.nioproxy.config.ConfigException;
+import io.nioproxy.config.ListenerConfig;
+import io.nioproxy.config.Settings;
+import io.nioproxy.loop.EventLoop;
+import io.nioproxy.loop.LoopTask;
+import io.nioproxy.relay.Route;
+import io.nioproxy.relay.SessionTable;
+import io.nioproxy.relay.SocketOptions;
+
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * One listening address and the backends behind it: binds the socket(s), creates the {@link Acceptor}s on the
+ * loops, and owns the {@link Route} (settings, balancer, counters) its sessions share.
+ *
+ * <p>Accept modes: {@code reuseport} binds one listening socket per loop with {@code SO_REUSEPORT}, so the kernel
+ * spreads connections and no socket crosses threads; {@code acceptor} binds one socket on loop 0, which hands each
+ * accepted socket to the loops in turn. With one worker both are the same.
+ *
+ * <p>Threading: built and bound on the start-up thread; the acceptors then run on their loops; counters from any
+ * thread.
+ */
+public final class Listener {
+    private final ListenerConfig config;
+    private final Route route;
+    private final List<Backend> backends;
+    private final List<Acceptor> acceptors = new ArrayList<>();
+    final LongAdder acceptPauses = new LongAdder();
+    private InetSocketAddress boundAddress;
+
+    public Listener(ListenerConfig config) {
+        this.config = config;
+        String key = Settings.BACKENDS.property();
+        List<Backend> list = new ArrayList<>();
+        for (BackendSpec spec : config.backends()) {
+            list.add(new Backend(spec, spec.address().resolve(key)));
+        }
+        this.backends = List.copyOf(list);
+        this.route = new Route(config, new Balancer(config.balance(), backends));
+    }
+
+    public ListenerConfig config() {
+        return config;
+    }
+
+    public Route route() {
+        return route;
+    }
+
+    public List<Backend> backends() {
+        return backends;
+    }
+
+    /** The address actually bound (with the real port when 0 was asked for). */
+    public InetSocketAddress boundAddress() {
+        return boundAddress;
+    }
+
+    /** Times accepting paused after a failed accept (out of descriptors). */
+    public long acceptPauses() {
+        return acceptPauses.sum();
+    }
+
+    /**
+     * Binds and starts accepting on the given loops (already running).
+     *
+     * @throws ConfigException when the address cannot be bound (in use, not local, no permission)
+     */
+    public void bind(EventLoop[] loops, SessionTable[] tables, AcceptMode mode) {
+        InetSocketAddress wanted = config.listen().resolve(Settings.LISTEN.property());
+        boolean perLoop = mode == AcceptMode.REUSEPORT && loops.length > 1;
+        try {
+            if (perLoop && wanted.getPort() != 0) {
+                // SO_REUSEPORT sockets of one user share a port silently; bind once without it first, so that a
+                // port already taken by anything (another nioproxy included) is an error, as without reuseport.
+                try (ServerSocketChannel probe = ServerSocketChannel.open()) {
+                    probe.bind(wanted);
+                }
+            }
+            int count = perLoop ? loops.length : 1;
+            for (int i = 0; i < count; i++) {
+                ServerSocketChannel server = ServerSocketChannel.open();
+                try {
+                    if (perLoop) {
+                        server.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                    }
+                    server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                    SocketOptions.applyBuffers(server, config);
+                    server.configureBlocking(false);
+                    server.bind(i == 0 ? wanted : boundAddress, config.backlog());
+                } catch (IOException | RuntimeException e) {
+                    server.close();
+                    throw e;
+                }
+                if (i == 0) {
+                    boundAddress = (InetSocketAddress) server.getLocalAddress();
+                }
+                Acceptor a = perLoop
+                        ? new Acceptor(this, loops[i], server, new SessionTable[] {tables[i]}, new EventLoop[] {loops[i]})
+                        : new Acceptor(this, loops[0], server, tables, loops);
+                acceptors.add(a);
+                registerOn(perLoop ? loops[i] : loops[0], a);
+            }
+        } catch (BindException e) {
+            close();
+            throw ConfigException.bad(keyFor(Settings.LISTEN), config.listen().toString(),
+                    "cannot listen there: " + e.getMessage() + " (is another process using the port?)");
+        } catch (IOException | RuntimeException e) {
+            close();
+            if (e instanceof ConfigException ce) {
+                throw ce;
+            }
+            throw ConfigException.bad(keyFor(Settings.LISTEN), config.listen().toString(), "cannot listen there: " + e);
+        }
+    }
+
+    private String keyFor(Settings.Key key) {
+        return config.name().equals("default") ? key.property()
+                : Settings.LISTENER_PREFIX + config.name() + "." + key.name();
+    }
+
+    /** Registers the acceptor on its loop's thread and waits for it (start-up only). */
+    private static void registerOn(EventLoop loop, Acceptor a) throws IOException {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        boolean taken = loop.execute(new LoopTask() {
+            @Override
+            public void runOn(EventLoop l) {
+                try {
+                    a.register();
+                    done.complete(null);
+                } catch (IOException | RuntimeException e) {
+                    done.completeExceptionally(e);
+                }
+            }
+
+            @Override
+            public void discard() {
+                done.completeExceptionally(new IOException(loop + " stopped"));
+            }
+        });
+        if (!taken) {
+            throw new IOException(loop + " is not running");
+        }
+        try {
+            done.get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        } catch (InterruptedException | TimeoutException e) {
+            throw new IOException("registering the listener on " + loop + ": " + e);
+        }
+    }
+
+    /** Stops accepting: closes the listening socket(s). Open sessions are not touched. Any thread. */
+    public void close() {
+        for (Acceptor a : acceptors) {
+            a.close();
+        }
+    }
+}

@@ -1,0 +1,353 @@
+package io.nioproxy.loop;
+
+import io.nioproxy.buffer.BufferPool;
+import io.nioproxy.log.Log;
+import io.nioproxy.log.LogLimiter;
+import org.jctools.queues.MpscUnboundedXaddArrayQueue;
+
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectableChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.ArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * One thread, one {@link Selector}, one {@link BufferPool}, and one MPSC queue through which other threads hand it
+ * work. Every socket of a session is registered here for the session's whole life, so the relay never crosses
+ * threads and never takes a lock.
+ *
+ * <h2>Assumptions and guarantees</h2>
+ * <ul>
+ *   <li>{@link #execute} may be called from any thread. Tasks run on the loop thread in the order each producer
+ *   offered them. After {@link #close} they are discarded ({@link LoopTask#discard}).</li>
+ *   <li>Wake-ups are coalesced: a producer calls {@link Selector#wakeup()} only when the loop has announced it is
+ *   about to block and no other producer has woken it since (a CAS on {@code sleeping}), as Netty's
+ *   {@code NioEventLoop} does with its {@code nextWakeupNanos}.</li>
+ *   <li>Everything else — registering channels, timers, the buffer pool — is for the loop thread only.</li>
+ *   <li>Ready keys are consumed with {@link Selector#select(Consumer, long)} (JDK 11+): the loop itself is the
+ *   consumer, so no selected-key set is filled, iterated or cleared, and nothing is allocated per event.</li>
+ *   <li>A failure inside one handler closes that handler's session ({@link IoHandler#onFailure}); a failure of a
+ *   whole turn is logged (rate-limited) and the loop sleeps 10 ms instead of spinning.</li>
+ * </ul>
+ */
+public final class EventLoop implements Consumer<SelectionKey>, Runnable {
+    /** Selects in a row that return early with nothing to do before the selector is rebuilt (JDK-6670302 class). */
+    static final int SPIN_REBUILD_THRESHOLD = 512;
+    private static final long MAX_SELECT_MILLIS = 1000;
+    private static final VarHandle SLEEPING;
+
+    static {
+        try {
+            SLEEPING = MethodHandles.lookup().findVarHandle(EventLoop.class, "sleeping", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final int index;
+    private final String name;
+    private final BufferPool pool;
+    private final MpscUnboundedXaddArrayQueue<LoopTask> inbox = new MpscUnboundedXaddArrayQueue<>(1024);
+    private final ArrayList<LoopTimer> timers = new ArrayList<>();
+    private final ArrayList<LoopService> services = new ArrayList<>();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final LogLimiter failureLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
+    private final SpinDetector spinDetector = new SpinDetector(SPIN_REBUILD_THRESHOLD);
+    private final Thread thread;
+    private Selector selector;
+    /** 1 while the loop is (about to be) blocked in select; producers CAS it to 0 and wake the selector. */
+    @SuppressWarnings("unused") // accessed through SLEEPING
+    private volatile int sleeping;
+    private volatile boolean running = true;
+    private long now = System.nanoTime();
+    private long selectorRebuilds;
+
+    public EventLoop(int index, BufferPool pool) throws IOException {
+        this.index = index;
+        this.name = "nioproxy-loop-" + index;
+        this.pool = pool;
+        this.selector = Selector.open();
+        this.thread = new Thread(this, name);
+    }
+
+    public void start() {
+        thread.start();
+    }
+
+    public int index() {
+        return index;
+    }
+
+    public BufferPool pool() {
+        return pool;
+    }
+
+    /** The time cached after the current turn's select (loop thread). Cheaper than a nanoTime per event. */
+    public long now() {
+        return now;
+    }
+
+    public boolean inLoop() {
+        return Thread.currentThread() == thread;
+    }
+
+    /** Loop thread: register a channel on this loop's selector. */
+    public SelectionKey register(SelectableChannel channel, int ops, IoHandler handler) throws IOException {
+        return channel.register(selector, ops, handler);
+    }
+
+    /** Loop thread (or before {@link #start}): add a per-turn service. */
+    public void addService(LoopService service) {
+        services.add(service);
+    }
+
+    /** Loop thread: call {@code timer} at its deadline (scanned after each select; keep these few). */
+    public void addTimer(LoopTimer timer) {
+        timers.add(timer);
+    }
+
+    public void removeTimer(LoopTimer timer) {
+        timers.remove(timer);
+    }
+
+    /**
+     * Any thread: run {@code task} on the loop.
+     *
+     * @return false when the loop has stopped (the task was not taken)
+     */
+    public boolean execute(LoopTask task) {
+        if (!running) {
+            return false;
+        }
+        inbox.offer(task);
+        if ((int) SLEEPING.getVolatile(this) == 1 && SLEEPING.compareAndSet(this, 1, 0)) {
+            selector.wakeup();
+        }
+        return true;
+    }
+
+    /** Any thread: make the loop run a turn now (e.g. so that a channel closed elsewhere is released at once). */
+    public void wakeup() {
+        selector.wakeup();
+    }
+
+    /** Any thread: times the selector was rebuilt because it kept returning early with nothing to do. */
+    public long selectorRebuilds() {
+        return selectorRebuilds;
+    }
+
+    @Override
+    public void run() {
+        try {
+            while (running) {
+                try {
+                    turn();
+                } catch (ClosedSelectorException e) {
+                    break;
+                } catch (Throwable t) {
+                    if (failureLog.allow(System.nanoTime())) {
+                        Log.error(name + ": loop turn failed (" + failureLog.suppressed() + " more suppressed)", t);
+                    }
+                    sleepQuietly();
+                }
+            }
+        } finally {
+            shutdownNow();
+            stopped.countDown();
+        }
+    }
+
+    private void turn() throws IOException {
+        runTasks();
+        long timeoutMillis = selectTimeoutMillis();
+        int selected;
+        long before = System.nanoTime();
+        SLEEPING.setVolatile(this, 1);
+        if (!inbox.isEmpty() || !running) {
+            // A task arrived after runTasks(): do not block; the producer may have seen sleeping == 0 and skipped
+            // the wake-up.
+            SLEEPING.setOpaque(this, 0);
+            selected = selector.selectNow(this);
+        } else {
+            selected = timeoutMillis == 0 ? selector.selectNow(this) : selector.select(this, timeoutMillis);
+            SLEEPING.setOpaque(this, 0);
+        }
+        now = System.nanoTime();
+        if (selected == 0 && inbox.isEmpty() && timeoutMillis > 1
+                && spinDetector.prematureReturn(now - before, TimeUnit.MILLISECONDS.toNanos(timeoutMillis))) {
+            rebuildSelector();
+        } else if (selected > 0) {
+            spinDetector.reset();
+        }
+        runTimers();
+        for (int i = 0, n = services.size(); i < n; i++) {
+            services.get(i).afterSelect(now);
+        }
+    }
+
+    /** The per-key callback of {@link Selector#select(Consumer, long)}. */
+    @Override
+    public void accept(SelectionKey key) {
+        IoHandler handler = (IoHandler) key.attachment();
+        try {
+            handler.onReady(key, key.readyOps());
+        } catch (Throwable t) {
+            if (failureLog.allow(now)) {
+                Log.error(name + ": handler failed, closing it (" + failureLog.suppressed() + " more suppressed)", t);
+            }
+            try {
+                handler.onFailure(t);
+            } catch (Throwable again) {
+                key.cancel();
+            }
+        }
+    }
+
+    private void runTasks() {
+        LoopTask task;
+        int budget = 4096; // bounded so that a flood of hand-offs cannot starve the sockets already here
+        while (budget-- > 0 && (task = inbox.relaxedPoll()) != null) {
+            try {
+                task.runOn(this);
+            } catch (Throwable t) {
+                Log.error(name + ": task failed", t);
+            }
+        }
+    }
+
+    private long selectTimeoutMillis() {
+        if (!inbox.isEmpty()) {
+            return 0;
+        }
+        long deadline = Long.MAX_VALUE;
+        for (int i = 0, n = timers.size(); i < n; i++) {
+            deadline = Math.min(deadline, timers.get(i).deadlineNanos());
+        }
+        for (int i = 0, n = services.size(); i < n; i++) {
+            deadline = Math.min(deadline, services.get(i).nextDeadlineNanos());
+        }
+        if (deadline == Long.MAX_VALUE) {
+            return MAX_SELECT_MILLIS;
+        }
+        long waitNanos = deadline - System.nanoTime();
+        if (waitNanos <= 0) {
+            return 0;
+        }
+        // Round up: waking a little late is harmless, waking early costs an empty turn.
+        return Math.min(MAX_SELECT_MILLIS, (waitNanos + 999_999) / 1_000_000);
+    }
+
+    private void runTimers() {
+        if (timers.isEmpty()) {
+            return;
+        }
+        for (int i = timers.size() - 1; i >= 0; i--) {
+            if (i >= timers.size()) {
+                continue;
+            }
+            LoopTimer t = timers.get(i);
+            if (t.deadlineNanos() - now <= 0) {
+                timers.remove(i);
+                t.onDeadline(now);
+            }
+        }
+    }
+
+    /**
+     * Moves every key to a new selector with the same interest and attachment, then closes the old one. The
+     * work-around Netty applies for the epoll bug where {@code select} returns at once with no key ready, forever
+     * (JDK-6670302, JDK-6403933).
+     */
+    void rebuildSelector() throws IOException {
+        Selector fresh = Selector.open();
+        for (SelectionKey key : selector.keys()) {
+            if (!key.isValid()) {
+                continue;
+            }
+            int ops = key.interestOps();
+            Object att = key.attachment();
+            key.cancel();
+            try {
+                SelectionKey moved = key.channel().register(fresh, ops, att);
+                if (att instanceof KeyOwner owner) {
+                    owner.keyMoved(key, moved);
+                }
+            } catch (IOException | RuntimeException e) {
+                Log.warn(name + ": could not move a channel to the new selector, closing it: " + e);
+                key.channel().close();
+            }
+        }
+        Selector old = selector;
+        selector = fresh;
+        old.close();
+        selectorRebuilds++;
+        spinDetector.reset();
+        Log.warn(name + ": select() returned early " + SPIN_REBUILD_THRESHOLD
+                + " times in a row with nothing ready; selector rebuilt");
+    }
+
+    /** Any thread: stop the loop, close every socket and session it holds, and wait for it to finish. */
+    public void close() {
+        running = false;
+        selector.wakeup();
+        if (Thread.currentThread() != thread) {
+            try {
+                if (!stopped.await(10, TimeUnit.SECONDS)) {
+                    Log.warn(name + ": did not stop within 10 s");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void shutdownNow() {
+        for (LoopService s : services) {
+            try {
+                s.shutdown();
+            } catch (Throwable t) {
+                Log.error(name + ": shutdown of a service failed", t);
+            }
+        }
+        LoopTask task;
+        while ((task = inbox.poll()) != null) {
+            task.discard();
+        }
+        for (SelectionKey key : selector.keys()) {
+            try {
+                key.channel().close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+        try {
+            selector.close();
+        } catch (IOException e) {
+            // closing anyway
+        }
+    }
+
+    private static void sleepQuietly() {
+        try {
+            Thread.sleep(10);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+
+    /** A handler that keeps a reference to its own key and must learn of the new one after a selector rebuild. */
+    public interface KeyOwner {
+        void keyMoved(SelectionKey oldKey, SelectionKey newKey);
+    }
+}

@@ -1,0 +1,72 @@
+package io.nioproxy.relay;
+
+import io.nioproxy.loop.EventLoop;
+import io.nioproxy.loop.IoHandler;
+
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+
+/**
+ * One socket of a {@link Session} — the client side or the backend side — and the state of the bytes that flow
+ * <em>out of</em> it. It is the attachment of its socket's {@link SelectionKey}, so a ready event lands directly on
+ * the right side with no lookup.
+ *
+ * <p>Threading: the owning loop's thread only.
+ */
+final class Leg implements IoHandler, EventLoop.KeyOwner {
+    final Session session;
+    final boolean isClient;
+    Leg peer;
+    SocketChannel channel;
+    SelectionKey key;
+    /** Interest ops last given to {@link #key}; compared before every change so that no call is made for nothing. */
+    int interest;
+    /** Bytes read from this socket and not yet written to the peer (read mode); null when none is in flight. */
+    ByteBuffer pending;
+    /** This socket's input ended (read returned -1): never read it again — OP_READ stays off (Netty PR 7801). */
+    boolean inputEnded;
+    /** {@code shutdownOutput()} was done on this socket: the FIN from the peer has been carried. */
+    boolean outputShut;
+    /** Waiting in the loop's queue for a free buffer; reading is off until one comes. */
+    boolean waitingForBuffer;
+    /** Bytes read from this socket (and so written, or about to be, to the peer). */
+    long bytesIn;
+
+    Leg(Session session, boolean isClient) {
+        this.session = session;
+        this.isClient = isClient;
+    }
+
+    @Override
+    public void onReady(SelectionKey key, int readyOps) {
+        session.onReady(this, readyOps);
+    }
+
+    @Override
+    public void onFailure(Throwable cause) {
+        session.close(Session.CloseReason.ERROR);
+    }
+
+    @Override
+    public void keyMoved(SelectionKey oldKey, SelectionKey newKey) {
+        if (key == oldKey) {
+            key = newKey;
+        }
+    }
+
+    /** Recomputes and applies this socket's interest ops from the flow state. */
+    void updateInterest() {
+        int ops = 0;
+        if (!inputEnded && pending == null && !waitingForBuffer) {
+            ops = SelectionKey.OP_READ;
+        }
+        if (peer.pending != null) {
+            ops |= SelectionKey.OP_WRITE;
+        }
+        if (ops != interest && key != null) {
+            interest = ops;
+            key.interestOps(ops);
+        }
+    }
+}

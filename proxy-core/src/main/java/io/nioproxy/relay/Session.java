@@ -1,0 +1,366 @@
+package io.nioproxy.relay;
+
+import io.nioproxy.balance.Backend;
+import io.nioproxy.balance.BalancePolicy;
+import io.nioproxy.balance.Hashing;
+import io.nioproxy.config.ListenerConfig;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+
+/**
+ * One client connection and the backend connection opened for it: the unit of work of the balancer (HAProxy calls
+ * it a stream). It picks a backend, connects without blocking (trying the next backend in preference order on
+ * failure), then relays bytes both ways unchanged until both directions have ended.
+ *
+ * <h2>The data path</h2>
+ * A readable socket is read into a buffer taken from the loop's pool, and the <em>same</em> buffer is written to the
+ * other socket at once — no copy. If the write takes everything, the buffer goes straight back to the pool (an idle
+ * session holds none). If it does not, the buffer stays as the source leg's {@code pending}, reading from the source
+ * stops, and the sink waits for {@code OP_WRITE}: backpressure by interest ops, at most one buffer per direction.
+ *
+ * <h2>Endings</h2>
+ * A FIN from one side becomes {@code shutdownOutput()} on the other once its pending bytes are written; the other
+ * direction keeps flowing. The session closes when both directions have been shut this way. An I/O error (a reset)
+ * on either side closes both, the other with {@code SO_LINGER 0} so that the reset is carried as a reset and never
+ * disguised as a clean end of stream.
+ *
+ * <p>Threading: created and used only on its loop's thread.
+ */
+public final class Session {
+    /** Reads per readiness event when each read fills a whole buffer (bounds one session's share of a turn). */
+    static final int MAX_READS_PER_EVENT = 16;
+
+    static final int CONNECTING = 1;
+    static final int RELAYING = 2;
+    static final int CLOSED = 3;
+
+    /** Why a session ended (for counters, and the access log that builds on this). */
+    public enum CloseReason { COMPLETED, RESET, NO_BACKEND, IDLE_TIMEOUT, ERROR, SHUTDOWN }
+
+    final SessionTable table;
+    final Route route;
+    final Leg client = new Leg(this, true);
+    final Leg backend = new Leg(this, false);
+    int state = CONNECTING;
+    long clientHash;
+    Backend target;
+    private Backend[] tried;
+    private int attempts;
+    private boolean counted;
+    long connectDeadlineNanos = Long.MAX_VALUE;
+    long lastActiveNanos;
+    final long startNanos;
+    // intrusive links: every session of the loop, and the sessions still connecting
+    Session prev;
+    Session next;
+    Session connectingPrev;
+    Session connectingNext;
+    boolean inConnectingList;
+
+    Session(SessionTable table, Route route, SocketChannel clientChannel, long nowNanos) {
+        this.table = table;
+        this.route = route;
+        client.peer = backend;
+        backend.peer = client;
+        client.channel = clientChannel;
+        this.startNanos = nowNanos;
+        this.lastActiveNanos = nowNanos;
+    }
+
+    /** Registers the client socket and starts the first backend connect. */
+    void start() {
+        try {
+            client.key = table.loop().register(client.channel, 0, client);
+            BalancePolicy policy = route.balancer().policy();
+            if (policy.hashed()) {
+                InetSocketAddress remote = (InetSocketAddress) client.channel.getRemoteAddress();
+                clientHash = Hashing.clientHash(remote.getAddress(),
+                        policy == BalancePolicy.SOURCE_IP_PORT ? remote.getPort() : -1);
+            }
+        } catch (IOException | RuntimeException e) {
+            close(CloseReason.ERROR);
+            return;
+        }
+        connectNext();
+    }
+
+    /** Tries backends in preference order until a connect is under way or succeeded, or none is left. */
+    private void connectNext() {
+        ListenerConfig c = route.config();
+        while (state == CONNECTING) {
+            Backend b = attempts >= c.connectAttempts() ? null : route.balancer().pick(clientHash, tried, attempts);
+            if (b == null) {
+                route.noBackend.increment();
+                close(CloseReason.NO_BACKEND);
+                return;
+            }
+            if (tried == null) {
+                tried = new Backend[c.connectAttempts()];
+            }
+            tried[attempts++] = b;
+            target = b;
+            SocketChannel ch = null;
+            try {
+                ch = SocketChannel.open();
+                backend.channel = ch;
+                ch.configureBlocking(false);
+                SocketOptions.applyToSession(ch, c);
+                backend.key = table.loop().register(ch, 0, backend);
+                backend.interest = 0;
+                if (ch.connect(b.address())) {
+                    connected();
+                } else {
+                    backend.interest = SelectionKey.OP_CONNECT;
+                    backend.key.interestOps(SelectionKey.OP_CONNECT);
+                    connectDeadlineNanos = c.connectTimeoutNanos() == 0 ? Long.MAX_VALUE
+                            : table.loop().now() + c.connectTimeoutNanos();
+                    table.addConnecting(this);
+                }
+                return;
+            } catch (IOException | RuntimeException e) {
+                connectFailed();
+            }
+        }
+    }
+
+    private void finishConnect() {
+        try {
+            if (backend.channel.finishConnect()) {
+                table.removeConnecting(this);
+                connected();
+            }
+        } catch (IOException e) {
+            table.removeConnecting(this);
+            connectFailed();
+            connectNext();
+        }
+    }
+
+    /** Loop thread, from {@link SessionTable}: the current connect attempt passed its deadline. */
+    void connectTimedOut() {
+        route.connectTimeouts.increment();
+        connectFailed();
+        connectNext();
+    }
+
+    private void connectFailed() {
+        target.connectFailed();
+        route.connectFailures.increment();
+        closeQuietly(backend.channel, false);
+        backend.channel = null;
+        backend.key = null;
+        backend.interest = 0;
+        connectDeadlineNanos = Long.MAX_VALUE;
+    }
+
+    private void connected() {
+        state = RELAYING;
+        counted = true;
+        target.sessionOpened();
+        lastActiveNanos = table.loop().now();
+        client.updateInterest();
+        backend.updateInterest();
+    }
+
+    void onReady(Leg leg, int readyOps) {
+        if (state == CONNECTING) {
+            if (leg == backend && (readyOps & SelectionKey.OP_CONNECT) != 0) {
+                finishConnect();
+            }
+            return;
+        }
+        if (state != RELAYING) {
+            return;
+        }
+        if ((readyOps & SelectionKey.OP_WRITE) != 0) {
+            flushTo(leg);
+        }
+        if ((readyOps & SelectionKey.OP_READ) != 0 && state == RELAYING) {
+            pump(leg);
+        }
+    }
+
+    /**
+     * Reads from {@code src} and writes to its peer with one buffer, until the socket is drained, the sink is full,
+     * or {@link #MAX_READS_PER_EVENT} full buffers have passed.
+     */
+    void pump(Leg src) {
+        if (src.pending != null || src.inputEnded) {
+            src.updateInterest();
+            return;
+        }
+        Leg dst = src.peer;
+        ByteBuffer buf = table.takeBuffer();
+        if (buf == null) {
+            table.waitForBuffer(src);
+            src.updateInterest();
+            return;
+        }
+        int reads = 0;
+        while (true) {
+            int n;
+            try {
+                n = src.channel.read(buf);
+            } catch (IOException e) {
+                table.giveBuffer(buf);
+                close(CloseReason.RESET);
+                return;
+            }
+            if (n <= 0) {
+                if (n < 0) {
+                    src.inputEnded = true;
+                }
+                break;
+            }
+            src.bytesIn += n;
+            lastActiveNanos = table.loop().now();
+            buf.flip();
+            try {
+                dst.channel.write(buf);
+            } catch (IOException e) {
+                table.giveBuffer(buf);
+                close(CloseReason.RESET);
+                return;
+            }
+            if (buf.hasRemaining()) {
+                src.pending = buf;
+                buf = null;
+                break;
+            }
+            buf.clear();
+            // A read that did not fill the buffer almost always drained the socket: skip the read() that would
+            // only return 0. Level-triggered epoll reports the socket again if more has arrived.
+            if (n < buf.capacity() || ++reads >= MAX_READS_PER_EVENT) {
+                break;
+            }
+        }
+        if (buf != null) {
+            table.giveBuffer(buf);
+        }
+        if (src.inputEnded && src.pending == null) {
+            shutdownOutput(dst);
+            if (state != RELAYING) {
+                return;
+            }
+        }
+        src.updateInterest();
+        dst.updateInterest();
+    }
+
+    /** {@code dst} is writable: write what its peer left pending, then read its peer again if that drained. */
+    private void flushTo(Leg dst) {
+        Leg src = dst.peer;
+        ByteBuffer buf = src.pending;
+        if (buf == null) {
+            dst.updateInterest();
+            return;
+        }
+        try {
+            dst.channel.write(buf);
+        } catch (IOException e) {
+            close(CloseReason.RESET);
+            return;
+        }
+        if (buf.hasRemaining()) {
+            return; // still blocked: interest unchanged (WRITE on dst, no READ on src)
+        }
+        src.pending = null;
+        table.giveBuffer(buf);
+        lastActiveNanos = table.loop().now();
+        if (src.inputEnded) {
+            shutdownOutput(dst);
+            if (state == RELAYING) {
+                src.updateInterest();
+                dst.updateInterest();
+            }
+        } else {
+            // The source was paused while it had more to send; read it now rather than wait a select turn.
+            pump(src);
+        }
+    }
+
+    /** Carries a FIN: shut the output of {@code dst}; the session ends once both outputs are shut. */
+    private void shutdownOutput(Leg dst) {
+        if (dst.outputShut) {
+            return;
+        }
+        dst.outputShut = true;
+        try {
+            dst.channel.shutdownOutput();
+        } catch (IOException e) {
+            close(CloseReason.RESET);
+            return;
+        }
+        if (client.outputShut && backend.outputShut) {
+            close(CloseReason.COMPLETED);
+        }
+    }
+
+    /** Loop thread, from {@link SessionTable}: a buffer is free again for a leg that waited for one. */
+    void bufferAvailable(Leg leg) {
+        leg.waitingForBuffer = false;
+        if (state == RELAYING) {
+            pump(leg);
+        }
+    }
+
+    /** Closes both sockets (with a reset for {@link CloseReason#RESET}/{@code ERROR}) and returns all buffers. */
+    public void close(CloseReason reason) {
+        if (state == CLOSED) {
+            return;
+        }
+        boolean reset = reason == CloseReason.RESET || reason == CloseReason.ERROR;
+        state = CLOSED;
+        table.removeConnecting(this);
+        release(client, reset);
+        release(backend, reset);
+        if (counted) {
+            target.sessionClosed();
+        }
+        route.closed.increment();
+        if (reset) {
+            route.resets.increment();
+        }
+        table.unlink(this);
+    }
+
+    private void release(Leg leg, boolean reset) {
+        if (leg.pending != null) {
+            table.giveBuffer(leg.pending);
+            leg.pending = null;
+        }
+        closeQuietly(leg.channel, reset);
+    }
+
+    private static void closeQuietly(SocketChannel ch, boolean reset) {
+        if (ch == null) {
+            return;
+        }
+        try {
+            if (reset && ch.isOpen()) {
+                // SO_LINGER 0: close() sends RST instead of FIN, so the peer learns the stream broke.
+                ch.setOption(StandardSocketOptions.SO_LINGER, 0);
+            }
+        } catch (IOException | RuntimeException e) {
+            // not connected any more: a plain close is all that is left
+        }
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // closing anyway
+        }
+    }
+
+    boolean idleSince(long nowNanos, long idleNanos) {
+        return state == RELAYING && nowNanos - lastActiveNanos >= idleNanos;
+    }
+
+    public Backend backend() {
+        return target;
+    }
+}

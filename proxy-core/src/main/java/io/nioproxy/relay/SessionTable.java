@@ -1,0 +1,232 @@
+package io.nioproxy.relay;
+
+import io.nioproxy.buffer.BufferPool;
+import io.nioproxy.loop.EventLoop;
+import io.nioproxy.loop.LoopService;
+import io.nioproxy.log.Log;
+
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The sessions of one event loop: opens them for accepted sockets, times out their connects and idle periods,
+ * hands freed buffers to sessions that waited for one, and closes them all when the loop stops.
+ *
+ * <p>Sessions are kept in intrusive doubly-linked lists (every session; the ones still connecting), so adding and
+ * removing allocate nothing and cost O(1). Connect deadlines are scanned over the connecting list only (short);
+ * idle timeouts by a coarse sweep of all sessions every quarter of the shortest idle timeout (at most once a
+ * second), which is what a timeout measured in seconds to hours needs.
+ *
+ * <p>Threading: loop thread only, except the counters read through {@link #sessions()} and {@link #connecting()},
+ * which any thread may read (release stores).
+ */
+public final class SessionTable implements LoopService {
+    private static final VarHandle SESSIONS;
+    private static final VarHandle CONNECTING;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            SESSIONS = l.findVarHandle(SessionTable.class, "sessionCount", int.class);
+            CONNECTING = l.findVarHandle(SessionTable.class, "connectingCount", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final EventLoop loop;
+    private final BufferPool pool;
+    private final long idleSweepNanos;
+    private final ArrayDeque<Leg> bufferWaiters = new ArrayDeque<>();
+    private Session head;
+    private Session connectingHead;
+    @SuppressWarnings("unused") // through SESSIONS
+    private int sessionCount;
+    @SuppressWarnings("unused") // through CONNECTING
+    private int connectingCount;
+    private int sessions;
+    private int connectingSessions;
+    private long nextIdleSweepNanos = Long.MAX_VALUE;
+
+    /**
+     * @param shortestIdleTimeoutNanos the shortest idle timeout of any listener on this loop; 0 when none has one
+     */
+    public SessionTable(EventLoop loop, long shortestIdleTimeoutNanos) {
+        this.loop = loop;
+        this.pool = loop.pool();
+        this.idleSweepNanos = shortestIdleTimeoutNanos == 0 ? 0
+                : Math.max(TimeUnit.MILLISECONDS.toNanos(10), Math.min(TimeUnit.SECONDS.toNanos(1), shortestIdleTimeoutNanos / 4));
+    }
+
+    EventLoop loop() {
+        return loop;
+    }
+
+    /** Loop thread: a client socket accepted for {@code route}; configure it and start its session. */
+    public void open(SocketChannel channel, Route route) {
+        route.accepted.increment();
+        try {
+            channel.configureBlocking(false);
+            SocketOptions.applyToSession(channel, route.config());
+        } catch (IOException | RuntimeException e) {
+            // the client went away between accept and here: nothing to relay
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+            route.closed.increment();
+            return;
+        }
+        Session s = new Session(this, route, channel, loop.now());
+        link(s);
+        s.start();
+    }
+
+    private void link(Session s) {
+        s.next = head;
+        if (head != null) {
+            head.prev = s;
+        }
+        head = s;
+        SESSIONS.setRelease(this, ++sessions);
+        if (idleSweepNanos > 0 && nextIdleSweepNanos == Long.MAX_VALUE) {
+            nextIdleSweepNanos = loop.now() + idleSweepNanos;
+        }
+    }
+
+    void unlink(Session s) {
+        if (s.prev != null) {
+            s.prev.next = s.next;
+        } else if (head == s) {
+            head = s.next;
+        }
+        if (s.next != null) {
+            s.next.prev = s.prev;
+        }
+        s.prev = null;
+        s.next = null;
+        SESSIONS.setRelease(this, --sessions);
+    }
+
+    void addConnecting(Session s) {
+        if (s.inConnectingList) {
+            return;
+        }
+        s.inConnectingList = true;
+        s.connectingNext = connectingHead;
+        if (connectingHead != null) {
+            connectingHead.connectingPrev = s;
+        }
+        connectingHead = s;
+        CONNECTING.setRelease(this, ++connectingSessions);
+    }
+
+    void removeConnecting(Session s) {
+        if (!s.inConnectingList) {
+            return;
+        }
+        s.inConnectingList = false;
+        if (s.connectingPrev != null) {
+            s.connectingPrev.connectingNext = s.connectingNext;
+        } else {
+            connectingHead = s.connectingNext;
+        }
+        if (s.connectingNext != null) {
+            s.connectingNext.connectingPrev = s.connectingPrev;
+        }
+        s.connectingPrev = null;
+        s.connectingNext = null;
+        CONNECTING.setRelease(this, --connectingSessions);
+    }
+
+    ByteBuffer takeBuffer() {
+        return pool.take();
+    }
+
+    void giveBuffer(ByteBuffer buffer) {
+        pool.give(buffer);
+    }
+
+    /** {@code leg} found the pool empty: it stops reading until {@link #afterSelect} hands it a free buffer. */
+    void waitForBuffer(Leg leg) {
+        if (!leg.waitingForBuffer) {
+            leg.waitingForBuffer = true;
+            bufferWaiters.add(leg);
+        }
+    }
+
+    @Override
+    public void afterSelect(long nowNanos) {
+        while (!bufferWaiters.isEmpty() && pool.inUse() < pool.maxBuffers()) {
+            Leg leg = bufferWaiters.poll();
+            leg.session.bufferAvailable(leg);
+        }
+        if (connectingHead != null) {
+            Session s = connectingHead;
+            while (s != null) {
+                Session next = s.connectingNext;
+                if (nowNanos - s.connectDeadlineNanos >= 0) {
+                    removeConnecting(s);
+                    s.connectTimedOut();
+                }
+                s = next;
+            }
+        }
+        if (nowNanos - nextIdleSweepNanos >= 0) {
+            sweepIdle(nowNanos);
+        }
+    }
+
+    private void sweepIdle(long nowNanos) {
+        Session s = head;
+        while (s != null) {
+            Session next = s.next;
+            long idle = s.route.config().idleTimeoutNanos();
+            if (idle > 0 && s.idleSince(nowNanos, idle)) {
+                s.close(Session.CloseReason.IDLE_TIMEOUT);
+            }
+            s = next;
+        }
+        nextIdleSweepNanos = head == null ? Long.MAX_VALUE : nowNanos + idleSweepNanos;
+    }
+
+    @Override
+    public long nextDeadlineNanos() {
+        long d = nextIdleSweepNanos;
+        for (Session s = connectingHead; s != null; s = s.connectingNext) {
+            d = Math.min(d, s.connectDeadlineNanos); // nanoTime is CLOCK_MONOTONIC on Linux: positive, no wrap
+        }
+        if (!bufferWaiters.isEmpty() && pool.inUse() < pool.maxBuffers()) {
+            d = loop.now();
+        }
+        return d;
+    }
+
+    @Override
+    public void shutdown() {
+        int n = 0;
+        while (head != null) {
+            head.close(Session.CloseReason.SHUTDOWN);
+            n++;
+        }
+        if (n > 0) {
+            Log.info(loop + ": closed " + n + " sessions at shutdown");
+        }
+    }
+
+    /** Sessions on this loop, connecting or relaying (any thread). */
+    public int sessions() {
+        return (int) SESSIONS.getAcquire(this);
+    }
+
+    /** Sessions waiting for their backend connect (any thread). */
+    public int connecting() {
+        return (int) CONNECTING.getAcquire(this);
+    }
+}
