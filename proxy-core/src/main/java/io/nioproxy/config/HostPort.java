@@ -12,8 +12,17 @@ import java.net.UnknownHostException;
  */
 public record HostPort(String host, int port) {
 
-    /** Parses {@code text}; errors name {@code key}. */
+    /** Parses {@code text} (port 1..65535); errors name {@code key}. */
     public static HostPort parse(String key, String text) {
+        return parse(key, text, false);
+    }
+
+    /**
+     * Parses {@code text}; errors name {@code key}.
+     *
+     * @param allowAnyPort accept port 0 (a listener on an ephemeral port: tests, the demo)
+     */
+    public static HostPort parse(String key, String text, boolean allowAnyPort) {
         String t = text.trim();
         int colon = t.lastIndexOf(':');
         if (colon <= 0 || colon == t.length() - 1) {
@@ -34,8 +43,8 @@ public record HostPort(String host, int port) {
         } catch (NumberFormatException e) {
             throw ConfigException.bad(key, text, "the port must be a number from 1 to 65535");
         }
-        if (port < 1 || port > 65535) {
-            throw ConfigException.bad(key, text, "the port must be a number from 1 to 65535");
+        if (port < (allowAnyPort ? 0 : 1) || port > 65535) {
+            throw ConfigException.bad(key, text, "the port must be a number from " + (allowAnyPort ? 0 : 1) + " to 65535");
         }
         return new HostPort(host, port);
     }

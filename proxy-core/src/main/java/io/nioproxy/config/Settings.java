@@ -146,7 +146,7 @@ public final class Settings {
         }
         Set<HostPort> seen = new LinkedHashSet<>();
         for (ListenerConfig l : listeners) {
-            if (!seen.add(l.listen())) {
+            if (l.listen().port() != 0 && !seen.add(l.listen())) {
                 throw ConfigException.bad(listenerKey(l.name(), LISTEN, false), l.listen().toString(),
                         "two listeners cannot share one address");
             }
@@ -216,7 +216,7 @@ public final class Settings {
 
     private ListenerConfig listener(String name, boolean single) {
         String listenKey = listenerKey(name, LISTEN, single);
-        HostPort listen = HostPort.parse(listenKey, lget(name, LISTEN, single));
+        HostPort listen = HostPort.parse(listenKey, lget(name, LISTEN, single), true);
 
         String backendsKey = listenerKey(name, BACKENDS, single);
         String backendsText = lget(name, BACKENDS, single);

@@ -1,0 +1,138 @@
+package io.nioproxy.config;
+
+import io.nioproxy.balance.BalancePolicy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SettingsTest {
+    static Properties props(String... kv) {
+        Properties p = new Properties();
+        for (int i = 0; i < kv.length; i += 2) {
+            p.setProperty(kv[i], kv[i + 1]);
+        }
+        return p;
+    }
+
+    static ProxyConfig build(String... kv) {
+        return Settings.from(props(kv)).build();
+    }
+
+    static String error(String... kv) {
+        return assertThrows(ConfigException.class, () -> build(kv)).getMessage();
+    }
+
+    @Test
+    void defaults() {
+        ProxyConfig c = build("proxy.backends", "127.0.0.1:9001,[::1]:9002@3");
+        assertEquals(Runtime.getRuntime().availableProcessors(), c.workers());
+        assertEquals(16384, c.bufferBytes());
+        assertEquals(AcceptMode.REUSEPORT, c.acceptMode());
+        ListenerConfig l = c.listeners().get(0);
+        assertEquals("default", l.name());
+        assertEquals(new HostPort("0.0.0.0", 8080), l.listen());
+        assertEquals(BalancePolicy.SOURCE_IP, l.balance());
+        assertEquals(TimeUnit.SECONDS.toNanos(5), l.connectTimeoutNanos());
+        assertEquals(0, l.idleTimeoutNanos(), "no idle timeout by default: WebSockets live long");
+        assertEquals(2, l.backends().size());
+        assertEquals(new HostPort("::1", 9002), l.backends().get(1).address());
+        assertEquals(3, l.backends().get(1).weight());
+        assertTrue(l.tcpNoDelay());
+    }
+
+    @Test
+    void everyKeyIsParsed() {
+        ProxyConfig c = build("proxy.backends", "a.example:1", "proxy.listen", "127.0.0.1:0", "proxy.workers", "3",
+                "proxy.balance", "least-conn", "proxy.connect.timeout", "250ms", "proxy.idle.timeout", "1h",
+                "proxy.connect.attempts", "2", "proxy.backlog", "100", "proxy.tcp.nodelay", "false",
+                "proxy.socket.rcvbuf", "64k", "proxy.socket.sndbuf", "1m", "proxy.buffer.size", "32k",
+                "proxy.buffer.pool.max", "8m", "proxy.accept", "acceptor");
+        assertEquals(3, c.workers());
+        assertEquals(32768, c.bufferBytes());
+        assertEquals(8 << 20, c.poolBytesPerLoop());
+        assertEquals(AcceptMode.ACCEPTOR, c.acceptMode());
+        ListenerConfig l = c.listeners().get(0);
+        assertEquals(BalancePolicy.LEAST_CONN, l.balance());
+        assertEquals(TimeUnit.MILLISECONDS.toNanos(250), l.connectTimeoutNanos());
+        assertEquals(TimeUnit.HOURS.toNanos(1), l.idleTimeoutNanos());
+        assertEquals(2, l.connectAttempts());
+        assertEquals(100, l.backlog());
+        assertFalse(l.tcpNoDelay());
+        assertEquals(65536, l.socketRcvBufBytes());
+        assertEquals(1 << 20, l.socketSndBufBytes());
+    }
+
+    @Test
+    void severalListenersInheritTopLevelKeysAsDefaults() {
+        ProxyConfig c = build("proxy.listeners", "http,ws", "proxy.balance", "round-robin",
+                "proxy.connect.timeout", "2s",
+                "proxy.listener.http.listen", "127.0.0.1:0", "proxy.listener.http.backends", "127.0.0.1:1",
+                "proxy.listener.ws.listen", "127.0.0.1:1", "proxy.listener.ws.backends", "127.0.0.1:2,127.0.0.1:3",
+                "proxy.listener.ws.balance", "source-ip-port");
+        assertEquals(2, c.listeners().size());
+        assertEquals(BalancePolicy.ROUND_ROBIN, c.listeners().get(0).balance());
+        assertEquals(BalancePolicy.SOURCE_IP_PORT, c.listeners().get(1).balance());
+        assertEquals(TimeUnit.SECONDS.toNanos(2), c.listeners().get(1).connectTimeoutNanos());
+        assertEquals(2, c.listeners().get(1).backends().size());
+    }
+
+    @Test
+    void fileGivesKeysAndSystemPropertiesWin(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("nioproxy.properties");
+        Files.writeString(f, "# comment\nproxy.backends=127.0.0.1:7001\nproxy.balance=round-robin\n");
+        ProxyConfig c = build("proxy.config", f.toString(), "proxy.balance", "least-conn");
+        assertEquals(BalancePolicy.LEAST_CONN, c.listeners().get(0).balance());
+        assertEquals(7001, c.listeners().get(0).backends().get(0).address().port());
+    }
+
+    @Test
+    void badSettingsNameTheKeyAndTheValue() {
+        assertTrue(error().startsWith("proxy.backends is not set"), error());
+        assertTrue(error().contains("--demo"));
+        assertTrue(error("proxy.backends", " ").startsWith("proxy.backends is empty"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.bakends", "1").startsWith("proxy.bakends=1: unknown key; known keys: "));
+        assertTrue(error("proxy.backends", "localhost").startsWith("proxy.backends=localhost: expected HOST:PORT"));
+        assertTrue(error("proxy.backends", "h:70000").startsWith("proxy.backends=h:70000: the port"));
+        assertTrue(error("proxy.backends", "h:1,,h:2").startsWith("proxy.backends=h:1,,h:2: an empty entry"));
+        assertTrue(error("proxy.backends", "h:1,h:1").contains("listed twice"));
+        assertTrue(error("proxy.backends", "h:1@0").contains("weight"));
+        assertTrue(error("proxy.backends", "::1:80").contains("brackets"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.listen", "nope").startsWith("proxy.listen=nope:"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.balance", "random").startsWith("proxy.balance=random: expected"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.connect.timeout", "5 parsecs").startsWith("proxy.connect.timeout=5 parsecs:"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.idle.timeout", "10x").contains("unknown unit"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.workers", "0").startsWith("proxy.workers=0: expected a whole number"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.tcp.nodelay", "maybe").startsWith("proxy.tcp.nodelay=maybe"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.buffer.size", "10").startsWith("proxy.buffer.size=10"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.accept", "magic").startsWith("proxy.accept=magic"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.listener.x.listen", "h:2")
+                .startsWith("proxy.listener.x.listen=h:2: listener 'x' is not named"));
+        assertTrue(error("proxy.listeners", "a", "proxy.listener.a.backends", "h:1", "proxy.listener.a.colour", "red")
+                .startsWith("proxy.listener.a.colour=red: unknown key"));
+        assertTrue(error("proxy.listeners", "a,b", "proxy.backends", "h:1", "proxy.listen", "127.0.0.1:5")
+                .contains("two listeners cannot share one address"));
+        assertTrue(error("proxy.listeners", "a", "proxy.listener.a.backends", "")
+                .startsWith("proxy.listener.a.backends is empty"));
+        assertTrue(error("proxy.config", "/nonexistent/file").startsWith("proxy.config=/nonexistent/file: cannot read"));
+    }
+
+    @Test
+    void durations() {
+        assertEquals(0, Durations.parseNanos("k", "0"));
+        assertEquals(250_000_000L, Durations.parseNanos("k", "250ms"));
+        assertEquals(TimeUnit.DAYS.toNanos(1), Durations.parseNanos("k", "1d"));
+        assertEquals("250ms", Durations.format(250_000_000L));
+        assertEquals("1h", Durations.format(TimeUnit.HOURS.toNanos(1)));
+        assertThrows(ConfigException.class, () -> Durations.parseNanos("k", "ms"));
+        assertThrows(ConfigException.class, () -> Durations.parseNanos("k", "-1s"));
+    }
+}

@@ -1,0 +1,143 @@
+package io.nioproxy.loop;
+
+import io.nioproxy.buffer.BufferPool;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class EventLoopTest {
+    @Test
+    void tasksFromManyThreadsAllRunOnTheLoopThreadInProducerOrder() throws Exception {
+        EventLoop loop = new EventLoop(7, new BufferPool(1024, 4096));
+        loop.start();
+        try {
+            int producers = 4;
+            int perProducer = 10_000;
+            List<Integer>[] seen = new List[producers];
+            CountDownLatch done = new CountDownLatch(producers * perProducer);
+            AtomicReference<String> wrongThread = new AtomicReference<>();
+            for (int p = 0; p < producers; p++) {
+                seen[p] = Collections.synchronizedList(new ArrayList<>());
+            }
+            Thread[] threads = new Thread[producers];
+            for (int p = 0; p < producers; p++) {
+                int id = p;
+                threads[p] = new Thread(() -> {
+                    for (int i = 0; i < perProducer; i++) {
+                        int n = i;
+                        loop.execute(l -> {
+                            if (!l.inLoop()) {
+                                wrongThread.set(Thread.currentThread().getName());
+                            }
+                            seen[id].add(n);
+                            done.countDown();
+                        });
+                    }
+                });
+                threads[p].start();
+            }
+            assertTrue(done.await(20, TimeUnit.SECONDS), "every task ran");
+            assertEquals(null, wrongThread.get());
+            for (int p = 0; p < producers; p++) {
+                for (int i = 0; i < perProducer; i++) {
+                    assertEquals(i, seen[p].get(i));
+                }
+            }
+        } finally {
+            loop.close();
+        }
+        assertFalse(loop.execute(l -> { }), "a stopped loop refuses work");
+    }
+
+    @Test
+    void aBlockedLoopWakesForATask() throws Exception {
+        EventLoop loop = new EventLoop(8, new BufferPool(1024, 4096));
+        loop.start();
+        try {
+            Thread.sleep(50); // the loop is now blocked in select (up to 1 s)
+            CountDownLatch ran = new CountDownLatch(1);
+            long start = System.nanoTime();
+            loop.execute(l -> ran.countDown());
+            assertTrue(ran.await(5, TimeUnit.SECONDS));
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertTrue(ms < 500, "woke after " + ms + " ms");
+        } finally {
+            loop.close();
+        }
+    }
+
+    @Test
+    void rebuildingTheSelectorKeepsEveryChannelWorking() throws Exception {
+        EventLoop loop = new EventLoop(9, new BufferPool(1024, 4096));
+        loop.start();
+        try (ServerSocketChannel server = ServerSocketChannel.open()) {
+            server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            CountDownLatch accepted = new CountDownLatch(2);
+            IoHandler handler = new IoHandler() {
+                @Override
+                public void onReady(SelectionKey key, int readyOps) {
+                    try {
+                        SocketChannel c = server.accept();
+                        if (c != null) {
+                            c.close();
+                            accepted.countDown();
+                        }
+                    } catch (IOException e) {
+                        throw new RuntimeException(e);
+                    }
+                }
+
+                @Override
+                public void onFailure(Throwable cause) {
+                }
+            };
+            CountDownLatch registered = new CountDownLatch(1);
+            loop.execute(l -> {
+                try {
+                    server.configureBlocking(false);
+                    l.register(server, SelectionKey.OP_ACCEPT, handler);
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+                registered.countDown();
+            });
+            assertTrue(registered.await(5, TimeUnit.SECONDS));
+            try (SocketChannel c = SocketChannel.open(server.getLocalAddress())) {
+                c.write(ByteBuffer.wrap(new byte[1]));
+            }
+            CountDownLatch rebuilt = new CountDownLatch(1);
+            loop.execute(l -> {
+                try {
+                    l.rebuildSelector();
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+                rebuilt.countDown();
+            });
+            assertTrue(rebuilt.await(5, TimeUnit.SECONDS));
+            assertEquals(1, loop.selectorRebuilds());
+            try (SocketChannel c = SocketChannel.open(server.getLocalAddress())) {
+                c.write(ByteBuffer.wrap(new byte[1]));
+            }
+            assertTrue(accepted.await(5, TimeUnit.SECONDS), "the listening channel moved to the new selector");
+        } finally {
+            loop.close();
+        }
+    }
+}
