@@ -118,6 +118,15 @@ public final class Proxy implements AutoCloseable {
         return n;
     }
 
+    /** The ids of the loop threads, in loop order. */
+    public long[] loopThreadIds() {
+        long[] ids = new long[loops.length];
+        for (int i = 0; i < loops.length; i++) {
+            ids[i] = loops[i].threadId();
+        }
+        return ids;
+    }
+
     /** Stops accepting on every listener; sessions already open go on. Any thread. */
     public void stopAccepting() {
         for (Listener l : listeners) {

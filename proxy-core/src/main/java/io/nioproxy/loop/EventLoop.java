@@ -93,6 +93,11 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         return now;
     }
 
+    /** The loop thread's id (for per-thread accounting such as allocated bytes). */
+    public long threadId() {
+        return thread.getId();
+    }
+
     public boolean inLoop() {
         return Thread.currentThread() == thread;
     }
