@@ -52,9 +52,12 @@ public final class Main {
                 return 0;
             }
             ProxyConfig config = Settings.fromSystem().build();
-            Log.info("nioproxy starting: " + Settings.describe(config));
             Proxy proxy = Proxy.start(config);
-            awaitShutdown(proxy);
+            // Logged once bound, so that a start-up error is the only line a failed start prints.
+            Log.info("nioproxy started: " + Settings.describe(config));
+            CountDownLatch stopped = stopOnShutdown(proxy);
+            logListeners(proxy);
+            await(stopped);
             return 0;
         } catch (ConfigException e) {
             err.println("nioproxy: " + e.getMessage());
@@ -62,20 +65,35 @@ public final class Main {
         }
     }
 
-    /** Blocks until the JVM is asked to stop, then closes the balancer (from the shutdown hook). */
-    public static void awaitShutdown(Proxy proxy) {
-        for (var l : proxy.listeners()) {
-            Log.info("listener " + l.config().name() + " accepting on " + l.boundAddress() + ", "
-                    + l.backends().size() + " backends, balance " + l.config().balance().configName());
-        }
+    /**
+     * Installs the shutdown hook (SIGTERM, SIGINT) that closes {@code proxy}; the returned latch opens when it has.
+     * Install it before telling anyone the balancer is up, so that a stop at any moment after that is clean.
+     */
+    public static CountDownLatch stopOnShutdown(Proxy proxy) {
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             Log.info("nioproxy stopping: " + proxy.sessions() + " sessions open");
             proxy.close();
+            Log.info("nioproxy stopped");
             done.countDown();
+            // SIGTERM is how operators and service managers stop a balancer: a clean stop exits 0, as HAProxy and
+            // nginx do, instead of the JVM's 143. halt() here ends only what is already shut down.
+            Runtime.getRuntime().halt(0);
         }, "nioproxy-shutdown"));
+        return done;
+    }
+
+    public static void logListeners(Proxy proxy) {
+        for (var l : proxy.listeners()) {
+            Log.info("listener " + l.config().name() + " accepting on " + l.boundAddress() + ", "
+                    + l.backends().size() + " backends, balance " + l.config().balance().configName());
+        }
+    }
+
+    /** Blocks the calling thread until {@code latch} opens. */
+    public static void await(CountDownLatch latch) {
         try {
-            done.await();
+            latch.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code --demo}: three small HTTP backends on loopback (the JDK's built-in server; each answers with its name), a
@@ -51,8 +52,11 @@ public final class Demo {
                 props.setProperty(Settings.LISTEN.property(), DEFAULT_LISTEN);
             }
             ProxyConfig config = Settings.from(props).build();
-            Log.info("nioproxy demo starting: " + Settings.describe(config));
             Proxy proxy = Proxy.start(config);
+            Log.info("nioproxy demo started: " + Settings.describe(config));
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> servers.forEach(s -> s.stop(0)), "demo-backends-stop"));
+            CountDownLatch stopped = Main.stopOnShutdown(proxy);
+            Main.logListeners(proxy);
             InetSocketAddress front = proxy.listeners().get(0).boundAddress();
             int port = front.getPort();
             out.println();
@@ -70,8 +74,7 @@ public final class Demo {
             out.println("try it:  curl --interface 127.0.0.5 http://127.0.0.1:" + port + "/   (same source, same backend)");
             out.println("Ctrl-C stops the demo.");
             out.flush();
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> servers.forEach(s -> s.stop(0)), "demo-backends-stop"));
-            Main.awaitShutdown(proxy);
+            Main.await(stopped);
         } catch (RuntimeException e) {
             servers.forEach(s -> s.stop(0));
             throw e;

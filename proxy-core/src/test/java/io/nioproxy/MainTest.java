@@ -1,0 +1,158 @@
+package io.nioproxy;
+
+import io.nioproxy.testing.TcpServer;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The command line as a user meets it, in a child JVM: bad settings end start-up with one clear line and exit
+ * status 2; a good start logs the effective settings, relays, and stops on SIGTERM with status 0; {@code --demo}
+ * shows affinity on its own.
+ */
+class MainTest {
+    record Result(int exit, String stdout, String stderr) {
+    }
+
+    static ProcessBuilder java(List<String> props, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
+        cmd.add("-Xmx128m");
+        cmd.addAll(props);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd);
+    }
+
+    static Result run(List<String> props, String... args) throws Exception {
+        Process p = java(props, args).start();
+        p.getOutputStream().close();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "process ended");
+        return new Result(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
+                new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+    }
+
+    static void assertOneLineError(Result r, String prefix) {
+        assertEquals(2, r.exit(), r.stderr());
+        String err = r.stderr().strip();
+        assertEquals(1, err.lines().count(), "one line: " + err);
+        assertTrue(err.startsWith("nioproxy: " + prefix), err);
+    }
+
+    @Test
+    void missingBackendsSaysHowToGiveThemAndMentionsDemo() throws Exception {
+        Result r = run(List.of());
+        assertOneLineError(r, "proxy.backends is not set");
+        assertTrue(r.stderr().contains("--demo"));
+    }
+
+    @Test
+    void unknownKeyMalformedAddressAndEmptyListAreRefused() throws Exception {
+        assertOneLineError(run(List.of("-Dproxy.backends=127.0.0.1:1", "-Dproxy.balanse=round-robin")),
+                "proxy.balanse=round-robin: unknown key");
+        assertOneLineError(run(List.of("-Dproxy.backends=127.0.0.1")), "proxy.backends=127.0.0.1: expected HOST:PORT");
+        assertOneLineError(run(List.of("-Dproxy.backends=")), "proxy.backends is empty");
+        assertOneLineError(run(List.of(), "--frobnicate"), "unknown argument '--frobnicate'");
+    }
+
+    @Test
+    void portAlreadyInUseIsRefusedNamingTheKey() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            String listen = "127.0.0.1:" + taken.getLocalPort();
+            for (String accept : new String[] {"reuseport", "acceptor"}) {
+                Result r = run(List.of("-Dproxy.backends=127.0.0.1:1", "-Dproxy.listen=" + listen,
+                        "-Dproxy.workers=2", "-Dproxy.accept=" + accept));
+                assertOneLineError(r, "proxy.listen=" + listen + ": cannot listen there");
+            }
+        }
+    }
+
+    @Test
+    void runsRelaysAndStopsCleanlyOnSigterm() throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
+        try (TcpServer backend = TcpServer.named("only")) {
+            Process p = java(List.of("-Dproxy.backends=" + backend.address(), "-Dproxy.listen=127.0.0.1:" + port,
+                    "-Dproxy.idle.timeout=1h")).redirectErrorStream(true).start();
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            List<String> log = new ArrayList<>();
+            String line;
+            while ((line = out.readLine()) != null) {
+                log.add(line);
+                if (line.contains("accepting on")) {
+                    break;
+                }
+            }
+            String all = String.join("\n", log);
+            assertTrue(all.contains("nioproxy started: workers="), all);
+            assertTrue(all.contains("idle.timeout=1h"), "effective settings logged once at start: " + all);
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                s.setSoTimeout(5000);
+                assertEquals("only", io.nioproxy.testing.ProxyHarness.readLine(s.getInputStream()));
+            }
+            java.util.concurrent.CompletableFuture<String> tail = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> String.join("\n", out.lines().toList()));
+            p.toHandle().destroy(); // SIGTERM, leaving our end of its output open (Process.destroy closes it)
+            assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), "a SIGTERM stop exits 0");
+            String rest = tail.get(10, TimeUnit.SECONDS);
+            assertTrue(rest.contains("nioproxy stopped"), rest);
+        }
+    }
+
+    @Test
+    void demoShowsEachClientAddressStickingToOneBackend() throws Exception {
+        Process p = java(List.of("-Dproxy.listen=127.0.0.1:0"), "--demo").redirectErrorStream(true).start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            Pattern sample = Pattern.compile("client (127\\.0\\.0\\.\\d+)\\s+-> (\\S+), again -> (\\S+)");
+            Set<String> backends = new HashSet<>();
+            int samples = 0;
+            String line;
+            boolean hint = false;
+            while ((line = out.readLine()) != null) {
+                Matcher m = sample.matcher(line);
+                if (m.find()) {
+                    samples++;
+                    assertEquals(m.group(2), m.group(3), line);
+                    assertTrue(m.group(2).startsWith("backend-"), line);
+                    backends.add(m.group(2));
+                }
+                if (line.contains("curl --interface")) {
+                    hint = true;
+                }
+                if (line.contains("Ctrl-C")) {
+                    break;
+                }
+            }
+            assertEquals(8, samples);
+            assertTrue(hint, "says how to try it with curl");
+            assertTrue(backends.size() >= 2, "eight client addresses reach more than one backend: " + backends);
+        } finally {
+            p.destroy();
+            assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+        }
+        assertEquals(0, p.exitValue());
+    }
+}
