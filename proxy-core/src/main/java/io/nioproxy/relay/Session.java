@@ -151,10 +151,8 @@ public final class Session {
     private void connectFailed() {
         target.connectFailed();
         route.connectFailures.increment();
-        closeQuietly(backend.channel, false);
+        closeChannel(backend, false);
         backend.channel = null;
-        backend.key = null;
-        backend.interest = 0;
         connectDeadlineNanos = Long.MAX_VALUE;
     }
 
@@ -334,26 +332,26 @@ public final class Session {
             table.giveBuffer(leg.pending);
             leg.pending = null;
         }
-        closeQuietly(leg.channel, reset);
+        closeChannel(leg, reset);
     }
 
-    private static void closeQuietly(SocketChannel ch, boolean reset) {
+    /** Closes a leg's socket: with a reset when asked, and after its key is deregistered (see SessionTable). */
+    private void closeChannel(Leg leg, boolean reset) {
+        SocketChannel ch = leg.channel;
         if (ch == null) {
             return;
         }
-        try {
-            if (reset && ch.isOpen()) {
+        if (reset) {
+            try {
                 // SO_LINGER 0: close() sends RST instead of FIN, so the peer learns the stream broke.
                 ch.setOption(StandardSocketOptions.SO_LINGER, 0);
+            } catch (IOException | RuntimeException e) {
+                // not connected any more: a plain close is all that is left
             }
-        } catch (IOException | RuntimeException e) {
-            // not connected any more: a plain close is all that is left
         }
-        try {
-            ch.close();
-        } catch (IOException e) {
-            // closing anyway
-        }
+        table.closeAfterDeregistration(ch, leg.key);
+        leg.key = null;
+        leg.interest = 0;
     }
 
     boolean idleSince(long nowNanos, long idleNanos) {
