@@ -52,6 +52,7 @@ public final class Main {
                 return 0;
             }
             ProxyConfig config = Settings.fromSystem().build();
+            followDns(config);
             Proxy proxy = Proxy.start(config);
             // Logged once bound, so that a start-up error is the only line a failed start prints.
             Log.info("nioproxy started: " + Settings.describe(config));
@@ -66,14 +67,25 @@ public final class Main {
     }
 
     /**
+     * With {@code proxy.dns.refresh} on, the JVM's own DNS cache (30 s by default) must not hide answers that
+     * changed: unless the operator set it, cache lookups for 1 s (the refresh itself paces the lookups).
+     */
+    static void followDns(ProxyConfig config) {
+        boolean refresh = config.listeners().stream().anyMatch(l -> l.dnsRefreshNanos() > 0);
+        if (refresh && System.getProperty("sun.net.inetaddr.ttl") == null
+                && java.security.Security.getProperty("networkaddress.cache.ttl") == null) {
+            java.security.Security.setProperty("networkaddress.cache.ttl", "1");
+        }
+    }
+
+    /**
      * Installs the shutdown hook (SIGTERM, SIGINT) that closes {@code proxy}; the returned latch opens when it has.
      * Install it before telling anyone the balancer is up, so that a stop at any moment after that is clean.
      */
     public static CountDownLatch stopOnShutdown(Proxy proxy) {
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            Log.info("nioproxy stopping: " + proxy.sessions() + " sessions open");
-            proxy.close();
+            proxy.shutdownGracefully(proxy.config().shutdownTimeoutNanos(), proxy.config().shutdownPaceNanos());
             Log.info("nioproxy stopped");
             done.countDown();
             // SIGTERM is how operators and service managers stop a balancer: a clean stop exits 0, as HAProxy and

@@ -1,6 +1,14 @@
 package io.nioproxy;
 
+import io.nioproxy.admin.AdminServer;
+import io.nioproxy.balance.Backend;
+import io.nioproxy.balance.BackendRegistry;
 import io.nioproxy.buffer.BufferPool;
+import io.nioproxy.config.Durations;
+import io.nioproxy.control.BackendSource;
+import io.nioproxy.health.HealthChecker;
+import io.nioproxy.log.Log;
+import io.nioproxy.relay.Session;
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ListenerConfig;
 import io.nioproxy.config.ProxyConfig;
@@ -9,6 +17,11 @@ import io.nioproxy.loop.EventLoop;
 import io.nioproxy.relay.SessionTable;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +38,12 @@ public final class Proxy implements AutoCloseable {
     private final EventLoop[] loops;
     private final SessionTable[] tables;
     private final List<Listener> listeners = new ArrayList<>();
+    private final ScheduledExecutorService control = Executors.newSingleThreadScheduledExecutor(
+            daemon("nioproxy-control"));
+    private final ExecutorService checks = Executors.newFixedThreadPool(4, daemon("nioproxy-health"));
+    private final List<BackendSource> sources = new ArrayList<>();
+    private final List<HealthChecker> healthCheckers = new ArrayList<>();
+    private AdminServer admin;
     private volatile boolean closed;
 
     private Proxy(ProxyConfig config) {
@@ -47,6 +66,10 @@ public final class Proxy implements AutoCloseable {
                 Listener l = new Listener(lc);
                 p.listeners.add(l);
                 l.bind(p.loops, p.tables, config.acceptMode());
+            }
+            p.startControl();
+            if (config.admin() != null) {
+                p.admin = AdminServer.start(p, config.admin());
             }
         } catch (RuntimeException e) {
             p.close();
@@ -72,6 +95,85 @@ public final class Proxy implements AutoCloseable {
             loops[i].addService(tables[i]);
             loops[i].start();
         }
+    }
+
+    /** Health checks, backend sources and the reaper of each listener, on the control thread. */
+    private void startControl() {
+        for (Listener l : listeners) {
+            BackendRegistry registry = l.registry();
+            registry.sessionCloser(this::closeSessionsOf);
+            HealthChecker hc = new HealthChecker(registry, l.config().health(), control, checks);
+            hc.start();
+            healthCheckers.add(hc);
+            BackendSource source = new BackendSource(registry, l.config(), l.initialSpecs());
+            source.start(control);
+            sources.add(source);
+            control.scheduleWithFixedDelay(() -> registry.reap(System.nanoTime()), 200, 200, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Any thread: closes every session of {@code backend} on every loop (drain deadline, close-on-down). */
+    private void closeSessionsOf(Backend backend) {
+        for (int i = 0; i < loops.length; i++) {
+            SessionTable t = tables[i];
+            Session.CloseReason reason = backend.state() == Backend.State.DRAINING
+                    ? Session.CloseReason.DRAINED : Session.CloseReason.BACKEND_DOWN;
+            loops[i].execute(loop -> t.closeSessionsOf(backend, reason));
+        }
+    }
+
+    /** The admin endpoint's bound address, or null when it is off. */
+    public InetSocketAddress adminAddress() {
+        return admin == null ? null : admin.address();
+    }
+
+    /** The backend source (file, DNS) of listener {@code index}. */
+    public BackendSource backendSource(int index) {
+        return sources.get(index);
+    }
+
+    /**
+     * The stop SIGTERM asks for: stop accepting at once; let sessions finish on their own for up to
+     * {@code timeoutNanos}; close those still open at random moments spread over {@code paceNanos} (so their
+     * clients do not all reconnect elsewhere in one storm); then stop the loops.
+     */
+    public void shutdownGracefully(long timeoutNanos, long paceNanos) {
+        stopAccepting();
+        long start = System.nanoTime();
+        Log.info("nioproxy stopping: listeners closed, " + sessions() + " sessions open; waiting up to "
+                + Durations.format(timeoutNanos) + " for them to end");
+        waitForSessions(start + timeoutNanos);
+        int left = sessions();
+        if (left > 0) {
+            Log.info("nioproxy stopping: closing " + left + " sessions spread over " + Durations.format(paceNanos));
+            long seed = System.nanoTime();
+            for (int i = 0; i < loops.length; i++) {
+                SessionTable t = tables[i];
+                long loopSeed = seed + i;
+                loops[i].execute(loop -> t.beginPacedClose(paceNanos, loopSeed));
+            }
+            waitForSessions(System.nanoTime() + paceNanos + TimeUnit.SECONDS.toNanos(2));
+        }
+        close();
+    }
+
+    private void waitForSessions(long deadlineNanos) {
+        while (sessions() > 0 && System.nanoTime() - deadlineNanos < 0) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
     }
 
     public ProxyConfig config() {
@@ -141,6 +243,11 @@ public final class Proxy implements AutoCloseable {
             return;
         }
         closed = true;
+        if (admin != null) {
+            admin.stop();
+        }
+        control.shutdownNow();
+        checks.shutdownNow();
         stopAccepting();
         for (EventLoop l : loops) {
             if (l != null) {

@@ -1,45 +1,107 @@
 package io.nioproxy.balance;
 
-import io.nioproxy.config.BackendSpec;
-
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * One backend server of a listener, with its live counters.
+ * One backend server of a listener: its address, weight and state, and its live counters.
  *
- * <p>Threading: identity fields are immutable. Counters are atomics written by the event loops once per session
- * (never per byte) and read by anyone; {@link #active} drives {@code least-conn}.
+ * <p>Identity: the resolved address as {@code ip:port} ({@code [v6]:port}). It is what the Maglev table hashes, so
+ * two balancers that resolve the same addresses build the same table whatever the list order or host names.
+ *
+ * <p>State is two-phase in the HAProxy manner: health checks, the admin API and the backends file decide
+ * ({@link BackendRegistry}, control threads, under its lock); loops only read {@link #inRotation()} (one volatile
+ * read per connect attempt) and bump counters (atomics, once per session, never per byte).
  */
 public final class Backend {
-    private final BackendSpec spec;
+    /** Where a backend stands. */
+    public enum State {
+        /** Takes new clients. */
+        UP,
+        /** Failed its health checks (active or passive): takes no new clients. */
+        DOWN,
+        /** Being drained by an operator: takes no new clients; its sessions run to their end or a deadline. */
+        DRAINING;
+
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     private final String identity;
     private final InetSocketAddress address;
+    /** What the operator wrote that produced this backend (a host name may produce several). */
+    private final String source;
+    private volatile int weight;
+    private volatile State state = State.UP;
+    /** Set when the backend is leaving the registry (removed, or gone from DNS / the file). */
+    private volatile boolean removed;
     private final AtomicInteger active = new AtomicInteger();
-    private final AtomicLong connectFailures = new AtomicLong();
     private final AtomicLong sessions = new AtomicLong();
+    private final AtomicLong connectFailures = new AtomicLong();
+    /** Connect failures since the last success: the passive health signal. */
+    private final AtomicInteger consecutiveConnectFailures = new AtomicInteger();
 
-    public Backend(BackendSpec spec, InetSocketAddress address) {
-        this.spec = spec;
-        this.identity = spec.identity();
+    /** Drain deadline ({@link System#nanoTime} terms); control threads only, under the registry's lock. */
+    long drainDeadlineNanos = Long.MAX_VALUE;
+
+    public Backend(InetSocketAddress address, int weight, String source) {
         this.address = address;
+        this.weight = weight;
+        this.source = source;
+        this.identity = identityOf(address);
+    }
+
+    public static String identityOf(InetSocketAddress a) {
+        String host = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
+        return a.getAddress() instanceof Inet6Address ? "[" + host + "]:" + a.getPort() : host + ":" + a.getPort();
     }
 
     public String identity() {
         return identity;
     }
 
-    public int weight() {
-        return spec.weight();
-    }
-
     public InetSocketAddress address() {
         return address;
     }
 
-    public BackendSpec spec() {
-        return spec;
+    public String source() {
+        return source;
+    }
+
+    public int weight() {
+        return weight;
+    }
+
+    void weight(int w) {
+        this.weight = w;
+    }
+
+    public State state() {
+        return state;
+    }
+
+    void state(State s) {
+        this.state = s;
+    }
+
+    public boolean removed() {
+        return removed;
+    }
+
+    void markRemoved() {
+        this.removed = true;
+    }
+
+    void restore() {
+        this.removed = false;
+    }
+
+    /** Loops: may this backend take a new client? */
+    public boolean inRotation() {
+        return state == State.UP && !removed;
     }
 
     /** Sessions relayed to this backend right now (all loops). */
@@ -56,10 +118,17 @@ public final class Backend {
         return connectFailures.get();
     }
 
+    public int consecutiveConnectFailures() {
+        return consecutiveConnectFailures.get();
+    }
+
     /** Loop thread: a session reached this backend. */
     public void sessionOpened() {
         active.incrementAndGet();
         sessions.incrementAndGet();
+        if (consecutiveConnectFailures.get() != 0) {
+            consecutiveConnectFailures.set(0);
+        }
     }
 
     /** Loop thread: a session that reached this backend ended. */
@@ -70,10 +139,15 @@ public final class Backend {
     /** Loop thread: a connect attempt failed (refused, reset or timed out). */
     public void connectFailed() {
         connectFailures.incrementAndGet();
+        consecutiveConnectFailures.incrementAndGet();
+    }
+
+    void resetPassive() {
+        consecutiveConnectFailures.set(0);
     }
 
     @Override
     public String toString() {
-        return spec.toString();
+        return weight == 1 ? identity : identity + "@" + weight;
     }
 }

@@ -20,11 +20,18 @@ public final class Balancer {
     private static final int REHASHES = 16;
 
     private final BalancePolicy policy;
+    private final AffinityTable affinity;
     private final AtomicLong roundRobinCursor = new AtomicLong();
     private volatile BackendSet set;
 
     public Balancer(BalancePolicy policy, List<Backend> backends) {
+        this(policy, backends, null);
+    }
+
+    /** @param affinity remembered client → backend (source-ip only); null for none */
+    public Balancer(BalancePolicy policy, List<Backend> backends, AffinityTable affinity) {
         this.policy = policy;
+        this.affinity = policy == BalancePolicy.SOURCE_IP ? affinity : null;
         this.set = new BackendSet(backends);
     }
 
@@ -47,6 +54,20 @@ public final class Balancer {
      * @return a backend not yet tried, or null when none is left (or none is in rotation)
      */
     public Backend pick(long clientHash, Backend[] tried, int triedCount) {
+        return pick(clientHash, tried, triedCount, 0);
+    }
+
+    /**
+     * As {@link #pick(long, Backend[], int)}, consulting the affinity table first: a client remembered on a
+     * backend still in rotation goes back to it, whatever the hash table says now.
+     */
+    public Backend pick(long clientHash, Backend[] tried, int triedCount, long nowNanos) {
+        if (affinity != null && triedCount == 0) {
+            Backend remembered = affinity.lookup(clientHash, nowNanos);
+            if (remembered != null && remembered.inRotation()) {
+                return remembered;
+            }
+        }
         BackendSet s = set;
         int n = s.size();
         if (n == 0 || triedCount >= n) {
@@ -94,6 +115,17 @@ public final class Balancer {
             }
             default -> throw new IllegalStateException(policy.name());
         }
+    }
+
+    /** Loop thread: the client's connect to {@code backend} succeeded — remember (or refresh) the pairing. */
+    public void connected(long clientHash, Backend backend, long nowNanos) {
+        if (affinity != null) {
+            affinity.record(clientHash, backend, nowNanos);
+        }
+    }
+
+    public AffinityTable affinity() {
+        return affinity;
     }
 
     private static Backend firstUntried(BackendSet s, int start, Backend[] tried, int triedCount) {

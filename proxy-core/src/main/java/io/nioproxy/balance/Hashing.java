@@ -45,11 +45,20 @@ public final class Hashing {
      * address arrives from the JDK as an {@code Inet4Address}, so it hashes like the IPv4 address it carries.
      */
     public static long clientHash(InetAddress address, int port) {
-        byte[] ip = address.getAddress();
         long h = FNV_OFFSET;
-        for (byte b : ip) {
-            h ^= b & 0xff;
-            h *= FNV_PRIME;
+        if (address instanceof java.net.Inet4Address) {
+            // Inet4Address.hashCode() is the address itself (big-endian int): the same four bytes as getAddress(),
+            // without the array copy getAddress() allocates per call.
+            int v4 = address.hashCode();
+            for (int shift = 24; shift >= 0; shift -= 8) {
+                h ^= (v4 >>> shift) & 0xff;
+                h *= FNV_PRIME;
+            }
+        } else {
+            for (byte b : address.getAddress()) {
+                h ^= b & 0xff;
+                h *= FNV_PRIME;
+            }
         }
         if (port >= 0) {
             h ^= port >>> 8;

@@ -18,6 +18,12 @@ import java.util.List;
  * @param tcpNoDelay         {@code TCP_NODELAY} on both legs
  * @param socketRcvBufBytes  {@code SO_RCVBUF} on both legs; 0 = the kernel's default (auto-tuning)
  * @param socketSndBufBytes  {@code SO_SNDBUF} on both legs; 0 = the kernel's default (auto-tuning)
+ * @param health             health checks
+ * @param affinityTtlNanos   how long a client's backend is remembered after its last connection; 0 = no table
+ * @param affinityMax        clients remembered at most
+ * @param backendsFile       file of backends re-read when it changes; null = none
+ * @param dnsRefreshNanos    re-resolve host-name backends this often; 0 = once at start
+ * @param drainTimeoutNanos  default deadline of a drain; 0 = none (sessions run to their end)
  */
 public record ListenerConfig(
         String name,
@@ -30,7 +36,13 @@ public record ListenerConfig(
         int backlog,
         boolean tcpNoDelay,
         int socketRcvBufBytes,
-        int socketSndBufBytes) {
+        int socketSndBufBytes,
+        HealthConfig health,
+        long affinityTtlNanos,
+        int affinityMax,
+        String backendsFile,
+        long dnsRefreshNanos,
+        long drainTimeoutNanos) {
 
     public ListenerConfig {
         backends = List.copyOf(backends);

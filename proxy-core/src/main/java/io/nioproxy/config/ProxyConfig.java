@@ -10,9 +10,13 @@ import java.util.List;
  * @param poolBytesPerLoop  most direct memory one loop's buffer pool may hold
  * @param acceptMode        how accepted sockets reach the loops
  * @param listeners         one or more listeners
+ * @param admin             address of the admin HTTP endpoint; null = off
+ * @param shutdownTimeoutNanos on SIGTERM, how long sessions may finish on their own
+ * @param shutdownPaceNanos the window over which the sessions still open after that are closed, spread out
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
-                          List<ListenerConfig> listeners) {
+                          List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
+                          long shutdownPaceNanos) {
 
     public ProxyConfig {
         listeners = List.copyOf(listeners);

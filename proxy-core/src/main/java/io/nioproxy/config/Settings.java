@@ -72,10 +72,51 @@ public final class Settings {
     public static final Key SOCKET_SNDBUF = new Key("socket.sndbuf", Scope.LISTENER, "0",
             "SO_SNDBUF on both legs (0 = kernel default with auto-tuning)");
 
+    public static final Key ADMIN = new Key("admin", Scope.GLOBAL, null,
+            "HOST:PORT of the admin HTTP endpoint (GET /backends, add, drain, remove, weight); off unless set");
+    public static final Key SHUTDOWN_TIMEOUT = new Key("shutdown.timeout", Scope.GLOBAL, "10s",
+            "on SIGTERM: stop accepting, let sessions finish this long, then close the rest paced");
+    public static final Key SHUTDOWN_PACE = new Key("shutdown.pace", Scope.GLOBAL, "10s",
+            "the window over which sessions still open at shutdown are closed, spread out and jittered");
+
+    public static final Key BACKENDS_FILE = new Key("backends.file", Scope.LISTENER, null,
+            "file with one HOST:PORT[@WEIGHT] per line (# comments), re-read when it changes");
+    public static final Key DNS_REFRESH = new Key("dns.refresh", Scope.LISTENER, "0",
+            "re-resolve host-name backends this often; every address is a backend (0 = once at start)");
+    public static final Key AFFINITY_TTL = new Key("affinity.ttl", Scope.LISTENER, "5m",
+            "source-ip: remember each client's backend this long after its last connection (0 = off)");
+    public static final Key AFFINITY_MAX = new Key("affinity.max", Scope.LISTENER, "100000",
+            "source-ip: clients remembered at most");
+    public static final Key DRAIN_TIMEOUT = new Key("drain.timeout", Scope.LISTENER, "0",
+            "default deadline of a drain; its sessions are closed past it (0 = they run to their end)");
+    public static final Key HEALTH_INTERVAL = new Key("health.interval", Scope.LISTENER, "0",
+            "active check of every backend this often (0 = passive checks only)");
+    public static final Key HEALTH_TIMEOUT = new Key("health.timeout", Scope.LISTENER, "1s",
+            "deadline of one active check (connect, and the reply when health.expect is set)");
+    public static final Key HEALTH_RISE = new Key("health.rise", Scope.LISTENER, "2",
+            "consecutive good checks that bring a down backend up");
+    public static final Key HEALTH_FALL = new Key("health.fall", Scope.LISTENER, "3",
+            "consecutive failures (checks, or client connects when passive) that take a backend down");
+    public static final Key HEALTH_SEND = new Key("health.send", Scope.LISTENER, null,
+            "bytes an active check sends after connecting (\\r \\n \\t escapes)");
+    public static final Key HEALTH_EXPECT = new Key("health.expect", Scope.LISTENER, null,
+            "an active check passes only if the reply starts with these bytes");
+    public static final Key HEALTH_HOLDDOWN = new Key("health.holddown", Scope.LISTENER, "10s",
+            "a backend that went down stays out at least this long (passive only: then it is retried)");
+    public static final Key HEALTH_PASSIVE = new Key("health.passive", Scope.LISTENER, "true",
+            "clients' failed connects count toward health.fall");
+    public static final Key HEALTH_ON_DOWN = new Key("health.on.down", Scope.LISTENER, "keep",
+            "sessions of a backend that goes down: keep, or close (after health.close.grace)");
+    public static final Key HEALTH_CLOSE_GRACE = new Key("health.close.grace", Scope.LISTENER, "0",
+            "with health.on.down=close: delay before the sessions are closed");
+
     /** Every known key, in documentation order. */
     public static final List<Key> KEYS = List.of(CONFIG, WORKERS, LISTENERS, BUFFER_SIZE, POOL_BYTES, ACCEPT,
-            LISTEN, BACKENDS, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG, TCP_NODELAY,
-            SOCKET_RCVBUF, SOCKET_SNDBUF);
+            ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE,
+            LISTEN, BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG,
+            TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX, DRAIN_TIMEOUT,
+            HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT, HEALTH_HOLDDOWN,
+            HEALTH_PASSIVE, HEALTH_ON_DOWN, HEALTH_CLOSE_GRACE);
 
     private static final String BACKENDS_HELP = "no backends: give them as -Dproxy.backends=HOST:PORT[,HOST:PORT...]"
             + " (or proxy.listener.NAME.backends), or run with --demo to try nioproxy with three built-in backends";
@@ -151,7 +192,11 @@ public final class Settings {
                         "two listeners cannot share one address");
             }
         }
-        return new ProxyConfig(workers, (int) buffer, pool, accept, listeners);
+        String adminText = values.get(ADMIN.property());
+        HostPort admin = adminText == null || adminText.isBlank() ? null : HostPort.parse(ADMIN.property(), adminText, true);
+        long shutdownTimeout = Durations.parseNanos(SHUTDOWN_TIMEOUT.property(), get(SHUTDOWN_TIMEOUT));
+        long shutdownPace = Durations.parseNanos(SHUTDOWN_PACE.property(), get(SHUTDOWN_PACE));
+        return new ProxyConfig(workers, (int) buffer, pool, accept, listeners, admin, shutdownTimeout, shutdownPace);
     }
 
     private List<String> listenerNames() {
@@ -220,12 +265,21 @@ public final class Settings {
 
         String backendsKey = listenerKey(name, BACKENDS, single);
         String backendsText = lget(name, BACKENDS, single);
-        if (backendsText == null || backendsText.isBlank()) {
+        String file = lget(name, BACKENDS_FILE, single);
+        if (file != null && !file.isBlank()) {
+            if (backendsText != null) {
+                throw ConfigException.bad(backendsKey, backendsText, "give either " + backendsKey + " or "
+                        + listenerKey(name, BACKENDS_FILE, single) + ", not both");
+            }
+            backendsText = "";
+        } else if (backendsText == null || backendsText.isBlank()) {
             throw new ConfigException(backendsKey + (backendsText == null ? " is not set: " : " is empty: ") + BACKENDS_HELP);
+        } else {
+            file = null;
         }
         List<BackendSpec> backends = new ArrayList<>();
         Set<String> ids = new LinkedHashSet<>();
-        for (String part : backendsText.split(",")) {
+        for (String part : backendsText.isEmpty() ? new String[0] : backendsText.split(",")) {
             if (part.isBlank()) {
                 throw ConfigException.bad(backendsKey, backendsText, "an empty entry between commas");
             }
@@ -249,8 +303,43 @@ public final class Settings {
         boolean noDelay = boolValue(listenerKey(name, TCP_NODELAY, single), lget(name, TCP_NODELAY, single));
         int rcv = sizeValue(listenerKey(name, SOCKET_RCVBUF, single), lget(name, SOCKET_RCVBUF, single));
         int snd = sizeValue(listenerKey(name, SOCKET_SNDBUF, single), lget(name, SOCKET_SNDBUF, single));
+        HealthConfig health = new HealthConfig(
+                dur(name, HEALTH_INTERVAL, single), dur(name, HEALTH_TIMEOUT, single),
+                intValue(listenerKey(name, HEALTH_RISE, single), lget(name, HEALTH_RISE, single), 1, 1000),
+                intValue(listenerKey(name, HEALTH_FALL, single), lget(name, HEALTH_FALL, single), 1, 1000),
+                unescape(lget(name, HEALTH_SEND, single)), unescape(lget(name, HEALTH_EXPECT, single)),
+                dur(name, HEALTH_HOLDDOWN, single),
+                boolValue(listenerKey(name, HEALTH_PASSIVE, single), lget(name, HEALTH_PASSIVE, single)),
+                onDown(listenerKey(name, HEALTH_ON_DOWN, single), lget(name, HEALTH_ON_DOWN, single)),
+                dur(name, HEALTH_CLOSE_GRACE, single));
+        if (health.intervalNanos() > 0 && health.timeoutNanos() == 0) {
+            throw ConfigException.bad(listenerKey(name, HEALTH_TIMEOUT, single), "0", "an active check needs a timeout");
+        }
+        long affinityTtl = dur(name, AFFINITY_TTL, single);
+        int affinityMax = intValue(listenerKey(name, AFFINITY_MAX, single), lget(name, AFFINITY_MAX, single), 1, 1 << 26);
         return new ListenerConfig(name, listen, backends, balance, connectTimeout, idleTimeout, attempts, backlog,
-                noDelay, rcv, snd);
+                noDelay, rcv, snd, health, affinityTtl, affinityMax, file, dur(name, DNS_REFRESH, single),
+                dur(name, DRAIN_TIMEOUT, single));
+    }
+
+    private long dur(String name, Key key, boolean single) {
+        return Durations.parseNanos(listenerKey(name, key, single), lget(name, key, single));
+    }
+
+    private static boolean onDown(String key, String text) {
+        return switch (text.trim().toLowerCase(Locale.ROOT)) {
+            case "keep" -> false;
+            case "close" -> true;
+            default -> throw ConfigException.bad(key, text, "expected keep or close");
+        };
+    }
+
+    /** {@code \r}, {@code \n}, {@code \t} and {@code \\} in a check's send/expect text; null stays null. */
+    static String unescape(String text) {
+        if (text == null || text.isEmpty()) {
+            return null;
+        }
+        return text.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\");
     }
 
     /** The key a listener's value came from: its own {@code proxy.listener.NAME.KEY} if set, else the default. */
@@ -307,7 +396,10 @@ public final class Settings {
         sb.append("workers=").append(c.workers())
                 .append(" buffer.size=").append(c.bufferBytes())
                 .append(" buffer.pool.max=").append(c.poolBytesPerLoop())
-                .append(" accept=").append(c.acceptMode().name().toLowerCase(Locale.ROOT));
+                .append(" accept=").append(c.acceptMode().name().toLowerCase(Locale.ROOT))
+                .append(" admin=").append(c.admin() == null ? "off" : c.admin())
+                .append(" shutdown.timeout=").append(Durations.format(c.shutdownTimeoutNanos()))
+                .append(" shutdown.pace=").append(Durations.format(c.shutdownPaceNanos()));
         for (ListenerConfig l : c.listeners()) {
             sb.append(System.lineSeparator()).append("  listener ").append(l.name())
                     .append(": listen=").append(l.listen())
@@ -319,7 +411,16 @@ public final class Settings {
                     .append(" backlog=").append(l.backlog())
                     .append(" tcp.nodelay=").append(l.tcpNoDelay())
                     .append(" socket.rcvbuf=").append(l.socketRcvBufBytes())
-                    .append(" socket.sndbuf=").append(l.socketSndBufBytes());
+                    .append(" socket.sndbuf=").append(l.socketSndBufBytes())
+                    .append(" affinity.ttl=").append(Durations.format(l.affinityTtlNanos()))
+                    .append(" health.interval=").append(Durations.format(l.health().intervalNanos()))
+                    .append(" health.passive=").append(l.health().passive());
+            if (l.backendsFile() != null) {
+                sb.append(" backends.file=").append(l.backendsFile());
+            }
+            if (l.dnsRefreshNanos() > 0) {
+                sb.append(" dns.refresh=").append(Durations.format(l.dnsRefreshNanos()));
+            }
         }
         return sb.toString();
     }

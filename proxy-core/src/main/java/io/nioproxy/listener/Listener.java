@@ -1,6 +1,9 @@
 package io.nioproxy.listener;
 
 import io.nioproxy.balance.Backend;
+import io.nioproxy.balance.AffinityTable;
+import io.nioproxy.balance.BackendRegistry;
+import io.nioproxy.balance.BalancePolicy;
 import io.nioproxy.balance.Balancer;
 import io.nioproxy.config.AcceptMode;
 import io.nioproxy.config.BackendSpec;
@@ -13,7 +16,10 @@ import io.nioproxy.relay.Route;
 import io.nioproxy.relay.SessionTable;
 import io.nioproxy.relay.SocketOptions;
 
+import io.nioproxy.control.BackendsFile;
+
 import java.io.IOException;
+import java.nio.file.Path;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -40,20 +46,41 @@ import java.util.concurrent.atomic.LongAdder;
 public final class Listener {
     private final ListenerConfig config;
     private final Route route;
-    private final List<Backend> backends;
+    private final List<BackendSpec> initialSpecs;
     private final List<Acceptor> acceptors = new ArrayList<>();
     final LongAdder acceptPauses = new LongAdder();
     private InetSocketAddress boundAddress;
 
     public Listener(ListenerConfig config) {
         this.config = config;
-        String key = Settings.BACKENDS.property();
-        List<Backend> list = new ArrayList<>();
-        for (BackendSpec spec : config.backends()) {
-            list.add(new Backend(spec, spec.address().resolve(key)));
+        String key = config.name().equals("default") ? Settings.BACKENDS.property()
+                : Settings.LISTENER_PREFIX + config.name() + "." + Settings.BACKENDS.name();
+        AffinityTable affinity = config.affinityTtlNanos() > 0 && config.balance() == BalancePolicy.SOURCE_IP
+                ? new AffinityTable(config.affinityMax(), config.affinityTtlNanos()) : null;
+        BackendRegistry registry = new BackendRegistry(config.name(),
+                new Balancer(config.balance(), List.of(), affinity), affinity);
+        List<BackendSpec> specs = config.backends();
+        if (config.backendsFile() != null) {
+            key = config.name().equals("default") ? Settings.BACKENDS_FILE.property()
+                    : Settings.LISTENER_PREFIX + config.name() + "." + Settings.BACKENDS_FILE.name();
+            try {
+                specs = BackendsFile.read(Path.of(config.backendsFile()));
+            } catch (ConfigException e) {
+                throw ConfigException.bad(key, config.backendsFile(), e.getMessage());
+            }
         }
-        this.backends = List.copyOf(list);
-        this.route = new Route(config, new Balancer(config.balance(), backends));
+        for (BackendSpec spec : specs) {
+            for (InetSocketAddress a : Resolver.resolveAll(key, spec.address())) {
+                registry.seed(a, spec.weight(), spec.toString());
+            }
+        }
+        this.initialSpecs = List.copyOf(specs);
+        this.route = new Route(config, registry);
+    }
+
+    /** The backend specs read at start (from {@code proxy.backends} or the file). */
+    public List<BackendSpec> initialSpecs() {
+        return initialSpecs;
     }
 
     public ListenerConfig config() {
@@ -64,8 +91,13 @@ public final class Listener {
         return route;
     }
 
+    /** The backends now (a copy). */
     public List<Backend> backends() {
-        return backends;
+        return route.registry().backends();
+    }
+
+    public BackendRegistry registry() {
+        return route.registry();
     }
 
     /** The address actually bound (with the real port when 0 was asked for). */

@@ -1,5 +1,6 @@
 package io.nioproxy.relay;
 
+import io.nioproxy.balance.BackendRegistry;
 import io.nioproxy.balance.Balancer;
 import io.nioproxy.config.ListenerConfig;
 
@@ -14,6 +15,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class Route {
     private final ListenerConfig config;
+    private final BackendRegistry registry;
     private final Balancer balancer;
     final LongAdder accepted = new LongAdder();
     final LongAdder noBackend = new LongAdder();
@@ -22,9 +24,14 @@ public final class Route {
     final LongAdder closed = new LongAdder();
     final LongAdder resets = new LongAdder();
 
-    public Route(ListenerConfig config, Balancer balancer) {
+    public Route(ListenerConfig config, BackendRegistry registry) {
         this.config = config;
-        this.balancer = balancer;
+        this.registry = registry;
+        this.balancer = registry.balancer();
+    }
+
+    public BackendRegistry registry() {
+        return registry;
     }
 
     public ListenerConfig config() {

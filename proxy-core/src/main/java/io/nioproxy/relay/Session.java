@@ -40,7 +40,7 @@ public final class Session {
     static final int CLOSED = 3;
 
     /** Why a session ended (for counters, and the access log that builds on this). */
-    public enum CloseReason { COMPLETED, RESET, NO_BACKEND, IDLE_TIMEOUT, ERROR, SHUTDOWN }
+    public enum CloseReason { COMPLETED, RESET, NO_BACKEND, IDLE_TIMEOUT, ERROR, SHUTDOWN, DRAINED, BACKEND_DOWN }
 
     final SessionTable table;
     final Route route;
@@ -54,6 +54,8 @@ public final class Session {
     private boolean counted;
     long connectDeadlineNanos = Long.MAX_VALUE;
     long lastActiveNanos;
+    /** When a paced shutdown closes this session; only meaningful once one began. */
+    long closeAtNanos = Long.MAX_VALUE;
     final long startNanos;
     // intrusive links: every session of the loop, and the sessions still connecting
     Session prev;
@@ -93,7 +95,8 @@ public final class Session {
     private void connectNext() {
         ListenerConfig c = route.config();
         while (state == CONNECTING) {
-            Backend b = attempts >= c.connectAttempts() ? null : route.balancer().pick(clientHash, tried, attempts);
+            Backend b = attempts >= c.connectAttempts() ? null
+                    : route.balancer().pick(clientHash, tried, attempts, table.loop().now());
             if (b == null) {
                 route.noBackend.increment();
                 close(CloseReason.NO_BACKEND);
@@ -161,6 +164,7 @@ public final class Session {
         counted = true;
         target.sessionOpened();
         lastActiveNanos = table.loop().now();
+        route.balancer().connected(clientHash, target, lastActiveNanos);
         client.updateInterest();
         backend.updateInterest();
     }

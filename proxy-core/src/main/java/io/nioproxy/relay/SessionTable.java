@@ -57,6 +57,10 @@ public final class SessionTable implements LoopService {
     private int sessions;
     private int connectingSessions;
     private long nextIdleSweepNanos = Long.MAX_VALUE;
+    /** Paced close at shutdown: each session got a random close time in the window; swept every 10 ms. */
+    private boolean pacedClose;
+    private static final long PACE_SWEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    private long nextPaceSweepNanos = Long.MAX_VALUE;
 
     /**
      * @param shortestIdleTimeoutNanos the shortest idle timeout of any listener on this loop; 0 when none has one
@@ -210,6 +214,9 @@ public final class SessionTable implements LoopService {
         if (nowNanos - nextIdleSweepNanos >= 0) {
             sweepIdle(nowNanos);
         }
+        if (pacedClose && nowNanos - nextPaceSweepNanos >= 0) {
+            sweepPaced(nowNanos);
+        }
         SocketChannel ch;
         while ((ch = closeNow.poll()) != null) {
             closeQuietly(ch);
@@ -232,9 +239,35 @@ public final class SessionTable implements LoopService {
         nextIdleSweepNanos = head == null ? Long.MAX_VALUE : nowNanos + idleSweepNanos;
     }
 
+    /**
+     * Loop thread: close every session at a random moment within {@code windowNanos} from now, so that clients
+     * reconnecting elsewhere arrive spread out instead of in one storm (the thundering herd a plain close-all makes).
+     */
+    public void beginPacedClose(long windowNanos, long seed) {
+        long now = loop.now();
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        for (Session s = head; s != null; s = s.next) {
+            s.closeAtNanos = now + (windowNanos <= 0 ? 0 : random.nextLong(windowNanos));
+        }
+        pacedClose = true;
+        nextPaceSweepNanos = now;
+    }
+
+    private void sweepPaced(long nowNanos) {
+        Session s = head;
+        while (s != null) {
+            Session next = s.next;
+            if (nowNanos - s.closeAtNanos >= 0) {
+                s.close(Session.CloseReason.SHUTDOWN);
+            }
+            s = next;
+        }
+        nextPaceSweepNanos = nowNanos + PACE_SWEEP_NANOS;
+    }
+
     @Override
     public long nextDeadlineNanos() {
-        long d = nextIdleSweepNanos;
+        long d = Math.min(nextIdleSweepNanos, pacedClose ? nextPaceSweepNanos : Long.MAX_VALUE);
         for (Session s = connectingHead; s != null; s = s.connectingNext) {
             d = Math.min(d, s.connectDeadlineNanos); // nanoTime is CLOCK_MONOTONIC on Linux: positive, no wrap
         }
@@ -260,6 +293,21 @@ public final class SessionTable implements LoopService {
         if (n > 0) {
             Log.info(loop + ": closed " + n + " sessions at shutdown");
         }
+    }
+
+    /** Loop thread: closes every session relaying to {@code backend} (drain deadline, close-on-down). */
+    public int closeSessionsOf(io.nioproxy.balance.Backend backend, Session.CloseReason reason) {
+        int n = 0;
+        Session s = head;
+        while (s != null) {
+            Session next = s.next;
+            if (s.target == backend && s.state == Session.RELAYING) {
+                s.close(reason);
+                n++;
+            }
+            s = next;
+        }
+        return n;
     }
 
     /** Sessions on this loop, connecting or relaying (any thread). */

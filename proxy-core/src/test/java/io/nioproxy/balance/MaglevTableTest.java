@@ -162,6 +162,6 @@ class MaglevTableTest {
 
     static Backend backend(String id, int weight) {
         io.nioproxy.config.BackendSpec spec = io.nioproxy.config.BackendSpec.parse("test", id + "@" + weight);
-        return new Backend(spec, new java.net.InetSocketAddress(spec.address().host(), spec.address().port()));
+        return new Backend(new java.net.InetSocketAddress(spec.address().host(), spec.address().port()), weight, id);
     }
 }

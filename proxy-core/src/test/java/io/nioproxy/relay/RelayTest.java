@@ -209,7 +209,8 @@ class RelayTest {
     void refusedBackendFailsOverToTheNextOne() throws Exception {
         int dead = freePort();
         TcpServer alive = h.add(TcpServer.named("alive"));
-        Proxy p = h.start("proxy.backends", "127.0.0.1:" + dead + "," + alive.address(), "proxy.balance", "round-robin");
+        Proxy p = h.start("proxy.backends", "127.0.0.1:" + dead + "," + alive.address(), "proxy.balance", "round-robin",
+                "proxy.health.passive", "false");
         for (int i = 0; i < 10; i++) {
             try (Socket s = connect(p, null)) {
                 assertEquals("alive", ProxyHarness.readLine(s.getInputStream()));
@@ -223,7 +224,7 @@ class RelayTest {
     @Test
     void allBackendsDownClosesTheClientPromptly() throws Exception {
         Proxy p = h.start("proxy.backends", "127.0.0.1:" + freePort() + ",127.0.0.1:" + freePort(),
-                "proxy.connect.attempts", "5");
+                "proxy.connect.attempts", "5", "proxy.health.passive", "false");
         for (int i = 0; i < 5; i++) {
             long start = System.nanoTime();
             try (Socket s = connect(p, null)) {
@@ -259,7 +260,8 @@ class RelayTest {
                 org.junit.jupiter.api.Assumptions.assumeTrue(stalled, "this kernel never stalls a full backlog");
                 TcpServer alive = h.add(TcpServer.named("alive"));
                 Proxy p = h.start("proxy.backends", "127.0.0.1:" + hole.getLocalPort() + "," + alive.address(),
-                        "proxy.balance", "round-robin", "proxy.connect.timeout", "300ms", "proxy.workers", "1");
+                        "proxy.balance", "round-robin", "proxy.connect.timeout", "300ms", "proxy.workers", "1",
+                        "proxy.health.passive", "false");
                 long start = System.nanoTime();
                 for (int i = 0; i < 2; i++) {
                     try (Socket s = connect(p, null)) {

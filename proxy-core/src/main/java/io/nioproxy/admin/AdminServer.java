@@ -1,0 +1,309 @@
+package io.nioproxy.admin;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.nioproxy.Proxy;
+import io.nioproxy.balance.Backend;
+import io.nioproxy.balance.BackendRegistry;
+import io.nioproxy.config.BackendSpec;
+import io.nioproxy.config.ConfigException;
+import io.nioproxy.config.Durations;
+import io.nioproxy.config.HostPort;
+import io.nioproxy.control.BackendSource;
+import io.nioproxy.listener.Listener;
+import io.nioproxy.listener.Resolver;
+import io.nioproxy.log.Log;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * The admin HTTP endpoint ({@code proxy.admin=HOST:PORT}, off unless set), on the JDK's built-in HTTP server — no
+ * dependency, and never on an event loop: it has its own thread and reaches the loops only through the registry's
+ * published snapshots and loop tasks.
+ *
+ * <pre>
+ * GET  /healthz                                  200 "ok" once the listeners are bound
+ * GET  /backends[?listener=NAME]                 [{listener, address, state, active, weight, sessions, ...}]
+ * POST /backends?address=H:P[&amp;weight=W][&amp;listener=NAME]          add (or re-weight and bring back)
+ * POST /backends/drain?address=H:P[&amp;timeout=30s][&amp;listener=NAME]  no new clients; sessions end or hit the deadline
+ * POST /backends/remove?address=H:P[&amp;listener=NAME]               no new clients; leaves once its sessions ended
+ * POST /backends/weight?address=H:P&amp;weight=W[&amp;listener=NAME]       new weight
+ * </pre>
+ * {@code listener} may be left out when there is one listener. Errors: 400 (bad request) or 404 (unknown backend or
+ * listener), with {@code {"error": "..."}}.
+ *
+ * <p>Bind it to a loopback or management address: it has no authentication.
+ */
+public final class AdminServer {
+    private final Proxy proxy;
+    private final HttpServer server;
+    private final ExecutorService executor;
+
+    private AdminServer(Proxy proxy, HttpServer server, ExecutorService executor) {
+        this.proxy = proxy;
+        this.server = server;
+        this.executor = executor;
+    }
+
+    /** @throws ConfigException when the address cannot be bound */
+    public static AdminServer start(Proxy proxy, HostPort address) {
+        HttpServer server;
+        try {
+            server = HttpServer.create(address.resolve("proxy.admin"), 64);
+        } catch (IOException e) {
+            throw ConfigException.bad("proxy.admin", address.toString(), "cannot listen there: " + e.getMessage());
+        }
+        ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "nioproxy-admin");
+            t.setDaemon(true);
+            return t;
+        });
+        server.setExecutor(executor);
+        AdminServer admin = new AdminServer(proxy, server, executor);
+        server.createContext("/healthz", ex -> admin.handle(ex, admin::healthz));
+        server.createContext("/backends", ex -> admin.handle(ex, admin::backends));
+        server.start();
+        return admin;
+    }
+
+    public InetSocketAddress address() {
+        return server.getAddress();
+    }
+
+    public void stop() {
+        server.stop(0);
+        executor.shutdownNow();
+    }
+
+    /** A response: status and JSON (or text) body. */
+    record Reply(int status, String body) {
+    }
+
+    interface Route {
+        Reply serve(HttpExchange ex, Map<String, String> query) throws IOException;
+    }
+
+    private void handle(HttpExchange ex, Route route) throws IOException {
+        Reply reply;
+        try {
+            reply = route.serve(ex, query(ex));
+        } catch (BadRequest e) {
+            reply = new Reply(e.status, Json.error(e.getMessage()));
+        } catch (RuntimeException e) {
+            Log.error("admin " + ex.getRequestMethod() + " " + ex.getRequestURI() + " failed", e);
+            reply = new Reply(500, Json.error(e.toString()));
+        }
+        byte[] body = reply.body().getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type",
+                reply.body().startsWith("{") || reply.body().startsWith("[") ? "application/json" : "text/plain; charset=utf-8");
+        ex.getResponseHeaders().set("Cache-Control", "no-store");
+        ex.sendResponseHeaders(reply.status(), body.length == 0 ? -1 : body.length);
+        try (OutputStream os = ex.getResponseBody()) {
+            os.write(body);
+        }
+    }
+
+    private Reply healthz(HttpExchange ex, Map<String, String> q) {
+        return new Reply(200, "ok\n");
+    }
+
+    private Reply backends(HttpExchange ex, Map<String, String> q) throws IOException {
+        String path = ex.getRequestURI().getPath();
+        String method = ex.getRequestMethod();
+        ex.getRequestBody().readAllBytes();
+        if (path.equals("/backends") || path.equals("/backends/")) {
+            if (method.equals("GET")) {
+                return new Reply(200, list(q.get("listener")));
+            }
+            if (method.equals("POST") || method.equals("PUT")) {
+                return add(q);
+            }
+            if (method.equals("DELETE")) {
+                return remove(q);
+            }
+            throw new BadRequest(405, method + " is not allowed on /backends");
+        }
+        if (!method.equals("POST")) {
+            throw new BadRequest(405, "use POST for " + path);
+        }
+        return switch (path) {
+            case "/backends/drain" -> drain(q);
+            case "/backends/remove" -> remove(q);
+            case "/backends/weight" -> weight(q);
+            default -> throw new BadRequest(404, "no such endpoint: " + path);
+        };
+    }
+
+    private String list(String listenerName) {
+        StringBuilder sb = new StringBuilder("[");
+        for (Listener l : proxy.listeners()) {
+            if (listenerName != null && !l.config().name().equals(listenerName)) {
+                continue;
+            }
+            for (Backend b : l.registry().backends()) {
+                if (sb.length() > 1) {
+                    sb.append(',');
+                }
+                sb.append('{')
+                        .append("\"listener\":").append(Json.string(l.config().name()))
+                        .append(",\"address\":").append(Json.string(b.identity()))
+                        .append(",\"state\":").append(Json.string(b.removed() ? "removed" : b.state().label()))
+                        .append(",\"active\":").append(b.active())
+                        .append(",\"weight\":").append(b.weight())
+                        .append(",\"sessions\":").append(b.sessions())
+                        .append(",\"connect_failures\":").append(b.connectFailures())
+                        .append(",\"source\":").append(Json.string(b.source()))
+                        .append('}');
+            }
+        }
+        return sb.append(']').toString();
+    }
+
+    private Reply add(Map<String, String> q) {
+        BackendRegistry r = registry(q);
+        int weight = weightParam(q, 1);
+        HostPort hp = hostPort(q);
+        List<InetSocketAddress> addresses;
+        try {
+            addresses = Resolver.lookup(hp);
+        } catch (UnknownHostException e) {
+            throw new BadRequest(400, "address " + hp + " does not resolve");
+        }
+        StringBuilder added = new StringBuilder("[");
+        for (InetSocketAddress a : addresses) {
+            Backend b = r.add(a, weight, BackendSource.ADMIN_SOURCE);
+            added.append(added.length() > 1 ? "," : "").append(Json.string(b.identity()));
+        }
+        return new Reply(200, "{\"added\":" + added.append(']') + "}");
+    }
+
+    private Reply drain(Map<String, String> q) {
+        BackendRegistry r = registry(q);
+        Backend b = backend(r, q);
+        long timeout = proxy.listener(r.listener()).config().drainTimeoutNanos();
+        if (q.containsKey("timeout")) {
+            try {
+                timeout = Durations.parseNanos("timeout", q.get("timeout"));
+            } catch (ConfigException e) {
+                throw new BadRequest(400, e.getMessage());
+            }
+        }
+        r.drain(b.identity(), timeout == 0 ? Long.MAX_VALUE : System.nanoTime() + timeout);
+        return new Reply(200, "{\"draining\":" + Json.string(b.identity()) + ",\"active\":" + b.active() + "}");
+    }
+
+    private Reply remove(Map<String, String> q) {
+        BackendRegistry r = registry(q);
+        Backend b = backend(r, q);
+        r.remove(b.identity());
+        return new Reply(200, "{\"removed\":" + Json.string(b.identity()) + ",\"active\":" + b.active() + "}");
+    }
+
+    private Reply weight(Map<String, String> q) {
+        BackendRegistry r = registry(q);
+        Backend b = backend(r, q);
+        if (!q.containsKey("weight")) {
+            throw new BadRequest(400, "give weight=1.." + BackendSpec.MAX_WEIGHT);
+        }
+        r.reweight(b.identity(), weightParam(q, 1));
+        return new Reply(200, "{\"address\":" + Json.string(b.identity()) + ",\"weight\":" + b.weight() + "}");
+    }
+
+    private BackendRegistry registry(Map<String, String> q) {
+        String name = q.get("listener");
+        List<Listener> all = proxy.listeners();
+        if (name == null) {
+            if (all.size() != 1) {
+                throw new BadRequest(400, "several listeners: give listener=NAME");
+            }
+            return all.get(0).registry();
+        }
+        for (Listener l : all) {
+            if (l.config().name().equals(name)) {
+                return l.registry();
+            }
+        }
+        throw new BadRequest(404, "no listener " + name);
+    }
+
+    private static HostPort hostPort(Map<String, String> q) {
+        String address = q.get("address");
+        if (address == null) {
+            throw new BadRequest(400, "give address=HOST:PORT");
+        }
+        try {
+            return HostPort.parse("address", address);
+        } catch (ConfigException e) {
+            throw new BadRequest(400, e.getMessage());
+        }
+    }
+
+    private static Backend backend(BackendRegistry r, Map<String, String> q) {
+        HostPort hp = hostPort(q);
+        List<InetSocketAddress> addresses;
+        try {
+            addresses = Resolver.lookup(hp);
+        } catch (UnknownHostException e) {
+            throw new BadRequest(404, "no backend " + hp);
+        }
+        for (InetSocketAddress a : addresses) {
+            Backend b = r.find(Backend.identityOf(a));
+            if (b != null) {
+                return b;
+            }
+        }
+        throw new BadRequest(404, "no backend " + hp + " in listener " + r.listener());
+    }
+
+    private static int weightParam(Map<String, String> q, int dflt) {
+        String w = q.get("weight");
+        if (w == null) {
+            return dflt;
+        }
+        try {
+            int v = Integer.parseInt(w.trim());
+            if (v >= 1 && v <= BackendSpec.MAX_WEIGHT) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // one error below
+        }
+        throw new BadRequest(400, "weight=" + w + ": expected a whole number from 1 to " + BackendSpec.MAX_WEIGHT);
+    }
+
+    private static Map<String, String> query(HttpExchange ex) {
+        Map<String, String> q = new HashMap<>();
+        String raw = ex.getRequestURI().getRawQuery();
+        if (raw == null || raw.isEmpty()) {
+            return q;
+        }
+        for (String pair : raw.split("&")) {
+            int eq = pair.indexOf('=');
+            String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+            String v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+            q.put(k, v);
+        }
+        return q;
+    }
+
+    /** A client error, answered with its status. */
+    static final class BadRequest extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final int status;
+
+        BadRequest(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+    }
+}

@@ -1,0 +1,202 @@
+package io.nioproxy.balance;
+
+import io.nioproxy.log.Log;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The backends of one listener and every change to them: health (up/down), operator actions (add, drain, remove,
+ * re-weight), the backends file and DNS. Each change publishes a new {@link BackendSet} to the {@link Balancer}, so
+ * new connections see it at once; sessions already open are never touched by a change of the set itself (only by
+ * an explicit close policy: drain deadline, close-on-down).
+ *
+ * <p>Threading: control threads only (health checks, admin, file and DNS watchers), serialised by this object's
+ * monitor. The event loops never call in here: they read the published snapshot and each backend's volatile state.
+ */
+public final class BackendRegistry {
+    private final String listener;
+    private final Balancer balancer;
+    private final AffinityTable affinity;
+    private final List<Backend> backends = new ArrayList<>();
+    private volatile Consumer<Backend> sessionCloser = b -> { };
+
+    public BackendRegistry(String listener, Balancer balancer, AffinityTable affinity) {
+        this.listener = listener;
+        this.balancer = balancer;
+        this.affinity = affinity;
+    }
+
+    /** How to close every session of a backend (installed by the running proxy: a task to every loop). */
+    public void sessionCloser(Consumer<Backend> closer) {
+        this.sessionCloser = closer;
+    }
+
+    public Balancer balancer() {
+        return balancer;
+    }
+
+    /** Null when affinity is off (or the policy does not hash the client address). */
+    public AffinityTable affinity() {
+        return affinity;
+    }
+
+    public String listener() {
+        return listener;
+    }
+
+    /** A copy of the backends, in the order they were added. */
+    public synchronized List<Backend> backends() {
+        return List.copyOf(backends);
+    }
+
+    public synchronized Backend find(String identity) {
+        for (Backend b : backends) {
+            if (b.identity().equals(identity)) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Adds a backend, or — when one with the same identity exists — gives it this weight and brings it back if it
+     * was draining or leaving.
+     *
+     * @return the backend
+     */
+    public synchronized Backend add(InetSocketAddress address, int weight, String source) {
+        return add(address, weight, source, true);
+    }
+
+    /** The configured backends at start: added like any other, without a log line each (the start-up line lists them). */
+    public synchronized Backend seed(InetSocketAddress address, int weight, String source) {
+        return add(address, weight, source, false);
+    }
+
+    private Backend add(InetSocketAddress address, int weight, String source, boolean log) {
+        String id = Backend.identityOf(address);
+        Backend b = find(id);
+        if (b == null) {
+            b = new Backend(address, weight, source);
+            backends.add(b);
+            if (log) {
+                Log.info("listener " + listener + ": backend " + id + " added (weight " + weight + ")");
+            }
+        } else {
+            b.weight(weight);
+            if (b.removed() || b.state() == Backend.State.DRAINING) {
+                b.state(Backend.State.UP);
+                b.drainDeadlineNanos = Long.MAX_VALUE;
+                Log.info("listener " + listener + ": backend " + id + " back in rotation");
+            }
+            b.restore();
+        }
+        publish();
+        return b;
+    }
+
+    /** Sets a backend's weight; the hash table and round-robin sequence are rebuilt. */
+    public synchronized boolean reweight(String identity, int weight) {
+        Backend b = find(identity);
+        if (b == null) {
+            return false;
+        }
+        b.weight(weight);
+        Log.info("listener " + listener + ": backend " + identity + " weight " + weight);
+        publish();
+        return true;
+    }
+
+    /**
+     * Drains a backend: no new clients from now on; sessions run until they end or, past {@code deadlineNanos}
+     * ({@link System#nanoTime} terms, {@link Long#MAX_VALUE} for none), are closed.
+     */
+    public synchronized boolean drain(String identity, long deadlineNanos) {
+        Backend b = find(identity);
+        if (b == null) {
+            return false;
+        }
+        b.state(Backend.State.DRAINING);
+        b.drainDeadlineNanos = deadlineNanos;
+        Log.info("listener " + listener + ": backend " + identity + " draining (" + b.active() + " sessions)");
+        publish();
+        return true;
+    }
+
+    /**
+     * Removes a backend: no new clients; it leaves the list once its last session has ended (sessions are not
+     * cut: removing a server from the file or the admin API never drops a connection).
+     */
+    public synchronized boolean remove(String identity) {
+        Backend b = find(identity);
+        if (b == null) {
+            return false;
+        }
+        b.markRemoved();
+        if (affinity != null) {
+            affinity.forget(b);
+        }
+        Log.info("listener " + listener + ": backend " + identity + " removed (" + b.active() + " sessions finish first)");
+        publish();
+        reap();
+        return true;
+    }
+
+    /** Health: the backend failed (checks or passive); it leaves the table, its clients move to their next choice. */
+    public synchronized void markDown(Backend b, String reason) {
+        if (b.state() != Backend.State.UP) {
+            return;
+        }
+        b.state(Backend.State.DOWN);
+        Log.warn("listener " + listener + ": backend " + b.identity() + " is DOWN (" + reason + ")");
+        publish();
+    }
+
+    /** Health: the backend recovered; new connections reach it again. */
+    public synchronized void markUp(Backend b, String reason) {
+        if (b.state() != Backend.State.DOWN) {
+            return;
+        }
+        b.state(Backend.State.UP);
+        b.resetPassive();
+        Log.info("listener " + listener + ": backend " + b.identity() + " is UP (" + reason + ")");
+        publish();
+    }
+
+    /** Closes every session of {@code b} now (close-on-down policy, drain deadline). */
+    public void closeSessions(Backend b) {
+        sessionCloser.accept(b);
+    }
+
+    /** Drops removed backends whose sessions have all ended; closes drained sessions past their deadline. */
+    public synchronized void reap(long nowNanos) {
+        for (Backend b : backends) {
+            if (b.state() == Backend.State.DRAINING && b.active() > 0 && nowNanos - b.drainDeadlineNanos >= 0
+                    && b.drainDeadlineNanos != Long.MAX_VALUE) {
+                Log.info("listener " + listener + ": backend " + b.identity() + " drain deadline: closing "
+                        + b.active() + " sessions");
+                b.drainDeadlineNanos = Long.MAX_VALUE;
+                sessionCloser.accept(b);
+            }
+        }
+        reap();
+    }
+
+    private void reap() {
+        backends.removeIf(b -> b.removed() && b.active() == 0);
+    }
+
+    /** Rebuilds the rotation snapshot from the current states and weights. Caller holds the monitor. */
+    private void publish() {
+        List<Backend> rotation = new ArrayList<>();
+        for (Backend b : backends) {
+            if (b.inRotation()) {
+                rotation.add(b);
+            }
+        }
+        balancer.update(rotation);
+    }
+}
