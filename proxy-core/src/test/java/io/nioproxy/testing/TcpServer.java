@@ -29,8 +29,14 @@ public final class TcpServer implements AutoCloseable {
     private volatile boolean closed;
 
     public TcpServer(Behaviour behaviour) throws IOException {
+        this(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), behaviour);
+    }
+
+    /** A server on a given address (to restart a backend on the same port, or use another loopback IP). */
+    public TcpServer(InetSocketAddress bind, Behaviour behaviour) throws IOException {
         server = new ServerSocket();
-        server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 512);
+        server.setReuseAddress(true);
+        server.bind(bind, 512);
         acceptThread = new Thread(() -> {
             while (!closed) {
                 try {
@@ -79,8 +85,12 @@ public final class TcpServer implements AutoCloseable {
 
     /** Writes "NAME\n" on connect, then echoes. */
     public static TcpServer named(String name) throws IOException {
+        return named(name, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    }
+
+    public static TcpServer named(String name, InetSocketAddress bind) throws IOException {
         byte[] hello = (name + "\n").getBytes(StandardCharsets.US_ASCII);
-        return new TcpServer(s -> {
+        return new TcpServer(bind, s -> {
             OutputStream out = s.getOutputStream();
             out.write(hello);
             out.flush();
@@ -98,7 +108,7 @@ public final class TcpServer implements AutoCloseable {
     }
 
     public String address() {
-        return "127.0.0.1:" + port();
+        return server.getInetAddress().getHostAddress() + ":" + port();
     }
 
     public int accepted() {
@@ -107,6 +117,12 @@ public final class TcpServer implements AutoCloseable {
 
     public int openConnections() {
         return open.size();
+    }
+
+    /** Stops accepting (health checks fail) but keeps the connections already open. */
+    public void closeListenerOnly() throws IOException {
+        closed = true;
+        server.close();
     }
 
     @Override
