@@ -82,7 +82,7 @@ public final class Balancer {
                         key = Hashing.mix(clientHash + k * 0x9e3779b97f4a7c15L);
                     }
                     Backend b = s.get(t.lookup(key));
-                    if (!contains(tried, triedCount, b)) {
+                    if (usable(b, tried, triedCount)) {
                         return b;
                     }
                 }
@@ -92,7 +92,7 @@ public final class Balancer {
                 int[] seq = s.roundRobin();
                 long c = roundRobinCursor.getAndIncrement();
                 Backend b = s.get(seq[(int) Long.remainderUnsigned(c, seq.length)]);
-                return contains(tried, triedCount, b) ? firstUntried(s, (int) Long.remainderUnsigned(c, n), tried, triedCount) : b;
+                return usable(b, tried, triedCount) ? b : firstUntried(s, (int) Long.remainderUnsigned(c, n), tried, triedCount);
             }
             case LEAST_CONN -> {
                 // Fewest active per unit of weight: compare a/wa < b/wb as a*wb < b*wa. Start the scan at a rotating
@@ -102,7 +102,7 @@ public final class Balancer {
                 long bestActive = 0;
                 for (int j = 0; j < n; j++) {
                     Backend b = s.get((start + j) % n);
-                    if (contains(tried, triedCount, b)) {
+                    if (!usable(b, tried, triedCount)) {
                         continue;
                     }
                     long a = b.active();
@@ -132,11 +132,19 @@ public final class Balancer {
         int n = s.size();
         for (int j = 0; j < n; j++) {
             Backend b = s.get((start + j) % n);
-            if (!contains(tried, triedCount, b)) {
+            if (usable(b, tried, triedCount)) {
                 return b;
             }
         }
         return null;
+    }
+
+    /**
+     * Not tried yet, and still in rotation: the snapshot is replaced a moment after a backend's state changes, and
+     * in that moment the state (one volatile read) is the truth.
+     */
+    private static boolean usable(Backend b, Backend[] tried, int count) {
+        return b.inRotation() && !contains(tried, count, b);
     }
 
     private static boolean contains(Backend[] tried, int count, Backend b) {

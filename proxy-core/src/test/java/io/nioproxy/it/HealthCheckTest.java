@@ -99,6 +99,48 @@ class HealthCheckTest {
     }
 
     @Test
+    void downBackendMovesOnlyItsClientsAndTheyReturnWhenItIsBack() throws Exception {
+        TcpServer[] servers = new TcpServer[3];
+        StringBuilder list = new StringBuilder();
+        for (int i = 0; i < 3; i++) {
+            servers[i] = i == 1 ? TcpServer.named("s1") : h.add(TcpServer.named("s" + i));
+            list.append(i == 0 ? "" : ",").append(servers[i].address());
+        }
+        int port1 = servers[1].port();
+        // affinity off: the pure table behaviour (with it on, moved clients stay where they moved while remembered)
+        Proxy p = h.start("proxy.backends", list.toString(), "proxy.affinity.ttl", "0", "proxy.health.interval", "50ms",
+                "proxy.health.fall", "1", "proxy.health.rise", "1", "proxy.health.holddown", "0",
+                "proxy.health.passive", "false");
+        java.util.Map<String, String> before = new java.util.HashMap<>();
+        for (int i = 2; i <= 91; i++) {
+            before.put("127.0.0." + i, name(p, "127.0.0." + i));
+        }
+        servers[1].close();
+        Backend b1 = backend(p, servers[1].address());
+        await("s1 down", Duration.ofSeconds(3), () -> b1.state() == Backend.State.DOWN);
+        for (var e : before.entrySet()) {
+            String now = name(p, e.getKey());
+            if (e.getValue().equals("s1")) {
+                assertTrue(!now.equals("s1"), "a client of the down backend moves");
+            } else {
+                assertEquals(e.getValue(), now, "a client of another backend stays");
+            }
+        }
+        try (TcpServer back = h.add(TcpServer.named("s1", new InetSocketAddress(InetAddress.getLoopbackAddress(), port1)))) {
+            await("s1 up", Duration.ofSeconds(3), () -> b1.state() == Backend.State.UP);
+            for (var e : before.entrySet()) {
+                assertEquals(e.getValue(), name(p, e.getKey()), "every client is back where it was");
+            }
+        }
+    }
+
+    static String name(Proxy p, String source) throws Exception {
+        try (Socket s = connect(p, source)) {
+            return readLine(s.getInputStream());
+        }
+    }
+
+    @Test
     void passiveChecksTakeARefusingBackendOutAndRetryItAfterTheHolddown() throws Exception {
         int dead;
         try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

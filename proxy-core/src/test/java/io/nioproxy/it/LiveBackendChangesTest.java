@@ -148,6 +148,22 @@ class LiveBackendChangesTest {
     }
 
     @Test
+    void backendAddedThroughTheAdminApiKeepsRememberedClientsWhereTheyWere() throws Exception {
+        Proxy p = h.start("proxy.backends", servers[0].address() + "," + servers[1].address() + "," + servers[2].address(),
+                "proxy.admin", "127.0.0.1:0");
+        Map<String, String> before = sources(p, 2, 121);
+        assertEquals(200, Http.request(p.adminAddress(), "POST", "/backends?address=" + servers[3].address()).status());
+        assertEquals(before, sources(p, 2, 121), "remembered clients keep their backend");
+        int toNew = 0;
+        for (int i = 122; i <= 250; i++) {
+            if (backendOf(p, "127.0.0." + i).equals("s3")) {
+                toNew++;
+            }
+        }
+        assertTrue(toNew >= 15, "clients without an entry reach the new backend: " + toNew + " of 129");
+    }
+
+    @Test
     void adminApiListsAddsReweightsDrainsAndRemoves() throws Exception {
         Proxy p = h.start("proxy.backends", servers[0].address() + "," + servers[1].address(),
                 "proxy.admin", "127.0.0.1:0", "proxy.balance", "round-robin");
