@@ -126,6 +126,30 @@ class SettingsTest {
     }
 
     @Test
+    void backendsChangeKeys(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("b.txt");
+        Files.writeString(f, "127.0.0.1:1\n");
+        ProxyConfig c = build("proxy.backends.file", f.toString(), "proxy.health.interval", "2s",
+                "proxy.health.send", "PING\\r\\n", "proxy.health.expect", "+PONG", "proxy.health.on.down", "close",
+                "proxy.affinity.ttl", "0", "proxy.dns.refresh", "30s", "proxy.admin", "127.0.0.1:9000",
+                "proxy.shutdown.timeout", "1m", "proxy.shutdown.pace", "20s");
+        ListenerConfig l = c.listeners().get(0);
+        assertEquals(f.toString(), l.backendsFile());
+        assertEquals("PING\r\n", l.health().send());
+        assertEquals("+PONG", l.health().expect());
+        assertTrue(l.health().closeOnDown());
+        assertEquals(0, l.affinityTtlNanos());
+        assertEquals(TimeUnit.SECONDS.toNanos(30), l.dnsRefreshNanos());
+        assertEquals(new HostPort("127.0.0.1", 9000), c.admin());
+        assertEquals(TimeUnit.MINUTES.toNanos(1), c.shutdownTimeoutNanos());
+        assertTrue(error("proxy.backends", "h:1", "proxy.backends.file", f.toString()).contains("not both"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.health.on.down", "explode")
+                .startsWith("proxy.health.on.down=explode: expected keep or close"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.health.fall", "0").startsWith("proxy.health.fall=0"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.admin", "nowhere").startsWith("proxy.admin=nowhere"));
+    }
+
+    @Test
     void durations() {
         assertEquals(0, Durations.parseNanos("k", "0"));
         assertEquals(250_000_000L, Durations.parseNanos("k", "250ms"));
