@@ -75,6 +75,15 @@ class MainTest {
     }
 
     @Test
+    void badBackendsFileAtStartIsRefusedNamingTheKeyAndLine(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path f = dir.resolve("backends");
+        java.nio.file.Files.writeString(f, "127.0.0.1:1\nnot-an-address\n");
+        Result r = run(List.of("-Dproxy.backends.file=" + f, "-Dproxy.listen=127.0.0.1:0"));
+        assertOneLineError(r, "proxy.backends.file=" + f + ": " + f + " line 2=not-an-address");
+    }
+
+    @Test
     void portAlreadyInUseIsRefusedNamingTheKey() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             String listen = "127.0.0.1:" + taken.getLocalPort();
