@@ -3,7 +3,7 @@ package io.nioproxy.loop;
 import io.nioproxy.buffer.BufferPool;
 import io.nioproxy.log.Log;
 import io.nioproxy.log.LogLimiter;
-import org.jctools.queues.MpscUnboundedXaddArrayQueue;
+import org.jctools.queues.atomic.MpscUnboundedAtomicArrayQueue;
 
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
@@ -53,7 +53,12 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     private final int index;
     private final String name;
     private final BufferPool pool;
-    private final MpscUnboundedXaddArrayQueue<LoopTask> inbox = new MpscUnboundedXaddArrayQueue<>(1024);
+    /**
+     * JCTools' atomic (field-updater) variant: the same MPSC algorithm without {@code sun.misc.Unsafe}, which JDK 24+
+     * warns about at start (JEP 471/498). The queue carries hand-offs and commands, not bytes: the difference in
+     * cost does not show.
+     */
+    private final MpscUnboundedAtomicArrayQueue<LoopTask> inbox = new MpscUnboundedAtomicArrayQueue<>(1024);
     private final ArrayList<LoopTimer> timers = new ArrayList<>();
     private final ArrayList<LoopService> services = new ArrayList<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
