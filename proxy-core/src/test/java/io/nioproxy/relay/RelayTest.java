@@ -35,6 +35,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The relay over real loopback sockets: integrity, half-close, resets, failover, backpressure. */
 class RelayTest {
     private static final int BUFFER = 16384;
+    /** Threads for the tests' blocking peers (never the common pool: it has one thread on two cores). */
+    private static final java.util.concurrent.ExecutorService IO = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "relay-test-io");
+        t.setDaemon(true);
+        return t;
+    });
     private ProxyHarness h;
 
     @BeforeEach
@@ -61,7 +67,7 @@ class RelayTest {
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 }
-            });
+            }, IO);
             byte[] back = s.getInputStream().readAllBytes(); // ends when the echo server's FIN is carried back
             writer.get(20, TimeUnit.SECONDS);
             assertArrayEquals(data, back);
@@ -85,7 +91,7 @@ class RelayTest {
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 }
-            });
+            }, IO);
             backendGot.set(sha256(s.getInputStream()));
             send.join();
         }));
@@ -102,7 +108,7 @@ class RelayTest {
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 }
-            });
+            }, IO);
             byte[] clientGot = sha256(s.getInputStream());
             send.get(60, TimeUnit.SECONDS);
             assertArrayEquals(sha256(toClient), clientGot, "backend -> client stream");
@@ -314,6 +320,9 @@ class RelayTest {
         TcpServer echo = h.add(TcpServer.echo());
         Proxy p = h.start("proxy.backends", echo.address());
         int clients = 50;
+        // Own threads: every client blocks on I/O and waits for its writer, so a shared pool (the common pool has
+        // one thread on two cores, and JDK 25's CompletableFuture uses it) would deadlock the test itself.
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newCachedThreadPool();
         CompletableFuture<?>[] all = new CompletableFuture<?>[clients];
         for (int i = 0; i < clients; i++) {
             int id = i;
@@ -327,7 +336,7 @@ class RelayTest {
                         } catch (IOException e) {
                             throw new RuntimeException(e);
                         }
-                    });
+                    }, pool);
                     byte[] back = s.getInputStream().readAllBytes();
                     w.join();
                     if (!Arrays.equals(data, back)) {
@@ -336,9 +345,13 @@ class RelayTest {
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 }
-            });
+            }, pool);
         }
-        CompletableFuture.allOf(all).get(60, TimeUnit.SECONDS);
+        try {
+            CompletableFuture.allOf(all).get(60, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
         assertEquals(clients, p.listeners().get(0).route().accepted());
     }
 
