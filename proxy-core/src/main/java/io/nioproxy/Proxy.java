@@ -7,7 +7,11 @@ import io.nioproxy.buffer.BufferPool;
 import io.nioproxy.config.Durations;
 import io.nioproxy.control.BackendSource;
 import io.nioproxy.health.HealthChecker;
+import io.nioproxy.config.Settings;
+import io.nioproxy.log.AccessLog;
 import io.nioproxy.log.Log;
+import io.nioproxy.metrics.History;
+import io.nioproxy.relay.LoopSnapshot;
 import io.nioproxy.relay.Session;
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ListenerConfig;
@@ -18,7 +22,10 @@ import io.nioproxy.relay.SessionTable;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.function.Predicate;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -44,6 +51,8 @@ public final class Proxy implements AutoCloseable {
     private final List<BackendSource> sources = new ArrayList<>();
     private final List<HealthChecker> healthCheckers = new ArrayList<>();
     private AdminServer admin;
+    private AccessLog accessLog;
+    private History history;
     private volatile boolean closed;
 
     private Proxy(ProxyConfig config) {
@@ -63,11 +72,13 @@ public final class Proxy implements AutoCloseable {
         try {
             p.startLoops();
             for (ListenerConfig lc : config.listeners()) {
-                Listener l = new Listener(lc);
+                Listener l = new Listener(lc, config.workers());
                 p.listeners.add(l);
                 l.bind(p.loops, p.tables, config.acceptMode());
             }
             p.startControl();
+            p.history = new History(p);
+            p.history.start(p.control);
             if (config.admin() != null) {
                 p.admin = AdminServer.start(p, config.admin());
             }
@@ -79,6 +90,13 @@ public final class Proxy implements AutoCloseable {
     }
 
     private void startLoops() {
+        if (config.accessLog() != null) {
+            try {
+                accessLog = AccessLog.open(config.accessLog());
+            } catch (IOException e) {
+                throw ConfigException.bad(Settings.ACCESS_LOG.property(), config.accessLog(), "cannot open: " + e);
+            }
+        }
         long shortestIdle = 0;
         for (ListenerConfig lc : config.listeners()) {
             if (lc.idleTimeoutNanos() > 0) {
@@ -92,6 +110,7 @@ public final class Proxy implements AutoCloseable {
                 throw new UncheckedIOException("cannot open a selector", e);
             }
             tables[i] = new SessionTable(loops[i], shortestIdle);
+            tables[i].accessLog(accessLog, config.accessLogInterimNanos());
             loops[i].addService(tables[i]);
             loops[i].start();
         }
@@ -120,6 +139,82 @@ public final class Proxy implements AutoCloseable {
                     ? Session.CloseReason.DRAINED : Session.CloseReason.BACKEND_DOWN;
             loops[i].execute(loop -> t.closeSessionsOf(backend, reason));
         }
+    }
+
+    /**
+     * Any thread (not a loop): every loop's snapshot, taken on the loop itself.
+     *
+     * @param withSessions include a row per live session (selected by {@code filter}, null = all)
+     */
+    public List<LoopSnapshot> snapshot(boolean withSessions, Predicate<Session> filter) {
+        List<CompletableFuture<LoopSnapshot>> parts = new ArrayList<>();
+        for (int i = 0; i < loops.length; i++) {
+            SessionTable t = tables[i];
+            CompletableFuture<LoopSnapshot> f = new CompletableFuture<>();
+            if (!loops[i].execute(loop -> f.complete(t.snapshot(withSessions, filter)))) {
+                f.complete(null);
+            }
+            parts.add(f);
+        }
+        List<LoopSnapshot> out = new ArrayList<>();
+        for (CompletableFuture<LoopSnapshot> f : parts) {
+            try {
+                LoopSnapshot s = f.get(2, TimeUnit.SECONDS);
+                if (s != null) {
+                    out.add(s);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                Log.warn("a loop did not answer a snapshot within 2 s: " + e);
+            }
+        }
+        return out;
+    }
+
+    /** Any thread (not a loop): closes the sessions {@code filter} selects, on every loop; returns how many. */
+    public int closeSessions(Predicate<Session> filter) {
+        List<CompletableFuture<Integer>> parts = new ArrayList<>();
+        for (int i = 0; i < loops.length; i++) {
+            SessionTable t = tables[i];
+            CompletableFuture<Integer> f = new CompletableFuture<>();
+            if (!loops[i].execute(loop -> f.complete(t.closeWhere(filter)))) {
+                f.complete(0);
+            }
+            parts.add(f);
+        }
+        int n = 0;
+        for (CompletableFuture<Integer> f : parts) {
+            try {
+                n += f.get(2, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                Log.warn("a loop did not answer a close within 2 s: " + e);
+            }
+        }
+        return n;
+    }
+
+    public EventLoop[] loops() {
+        return loops.clone();
+    }
+
+    /** The health checker of listener {@code index}. */
+    public HealthChecker healthChecker(int index) {
+        return healthCheckers.get(index);
+    }
+
+    /** The access log, or null when off. */
+    public AccessLog accessLog() {
+        return accessLog;
+    }
+
+    /** The dashboard's sample history. */
+    public History history() {
+        return history;
     }
 
     /** The admin endpoint's bound address, or null when it is off. */
@@ -253,6 +348,9 @@ public final class Proxy implements AutoCloseable {
             if (l != null) {
                 l.close();
             }
+        }
+        if (accessLog != null) {
+            accessLog.close();
         }
     }
 }

@@ -13,6 +13,10 @@ import io.nioproxy.control.BackendSource;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.listener.Resolver;
 import io.nioproxy.log.Log;
+import io.nioproxy.metrics.History;
+import io.nioproxy.metrics.PrometheusExporter;
+import io.nioproxy.relay.LoopSnapshot;
+import io.nioproxy.relay.Session;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -32,6 +36,10 @@ import java.util.concurrent.Executors;
  * published snapshots and loop tasks.
  *
  * <pre>
+ * GET  /                                         the live dashboard (HTML, no external asset)
+ * GET  /metrics                                  Prometheus text format
+ * GET  /connections[?backend=H:P][&amp;client=IP]    live sessions as JSON; POST /connections/close?client=IP or ?id=N
+ * GET  /api/history                              the dashboard's samples (last 5 minutes, one a second)
  * GET  /healthz                                  200 "ok" once the listeners are bound
  * GET  /backends[?listener=NAME]                 [{listener, address, state, active, weight, sessions, ...}]
  * POST /backends?address=H:P[&amp;weight=W][&amp;listener=NAME]          add (or re-weight and bring back)
@@ -49,8 +57,11 @@ public final class AdminServer {
     private final HttpServer server;
     private final ExecutorService executor;
 
+    private final PrometheusExporter exporter;
+
     private AdminServer(Proxy proxy, HttpServer server, ExecutorService executor) {
         this.proxy = proxy;
+        this.exporter = new PrometheusExporter(proxy);
         this.server = server;
         this.executor = executor;
     }
@@ -72,6 +83,10 @@ public final class AdminServer {
         AdminServer admin = new AdminServer(proxy, server, executor);
         server.createContext("/healthz", ex -> admin.handle(ex, admin::healthz));
         server.createContext("/backends", ex -> admin.handle(ex, admin::backends));
+        server.createContext("/metrics", ex -> admin.handle(ex, admin::metrics));
+        server.createContext("/connections", ex -> admin.handle(ex, admin::connections));
+        server.createContext("/api/history", ex -> admin.handle(ex, admin::history));
+        server.createContext("/", ex -> admin.handle(ex, admin::dashboard));
         server.start();
         return admin;
     }
@@ -85,8 +100,11 @@ public final class AdminServer {
         executor.shutdownNow();
     }
 
-    /** A response: status and JSON (or text) body. */
-    record Reply(int status, String body) {
+    /** A response: status, body, and its content type (null: JSON or text, guessed from the body). */
+    record Reply(int status, String body, String contentType) {
+        Reply(int status, String body) {
+            this(status, body, null);
+        }
     }
 
     interface Route {
@@ -104,8 +122,8 @@ public final class AdminServer {
             reply = new Reply(500, Json.error(e.toString()));
         }
         byte[] body = reply.body().getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type",
-                reply.body().startsWith("{") || reply.body().startsWith("[") ? "application/json" : "text/plain; charset=utf-8");
+        ex.getResponseHeaders().set("Content-Type", reply.contentType() != null ? reply.contentType()
+                : reply.body().startsWith("{") || reply.body().startsWith("[") ? "application/json" : "text/plain; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-store");
         ex.sendResponseHeaders(reply.status(), body.length == 0 ? -1 : body.length);
         try (OutputStream os = ex.getResponseBody()) {
@@ -115,6 +133,132 @@ public final class AdminServer {
 
     private Reply healthz(HttpExchange ex, Map<String, String> q) {
         return new Reply(200, "ok\n");
+    }
+
+    private static void requireGet(HttpExchange ex) {
+        if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
+            throw new BadRequest(405, ex.getRequestMethod() + " is not allowed on " + ex.getRequestURI().getPath());
+        }
+    }
+
+    private Reply metrics(HttpExchange ex, Map<String, String> q) {
+        requireGet(ex);
+        return new Reply(200, exporter.scrape(), "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    /**
+     * {@code GET /connections[?backend=H:P][&client=IP[:PORT]][&listener=NAME]}: the live sessions;
+     * {@code POST /connections/close?client=IP[:PORT]} or {@code ?id=N}: close them.
+     */
+    private Reply connections(HttpExchange ex, Map<String, String> q) throws IOException {
+        ex.getRequestBody().readAllBytes();
+        String path = ex.getRequestURI().getPath();
+        java.util.function.Predicate<Session> filter = sessionFilter(q);
+        if (path.equals("/connections/close")) {
+            if (!ex.getRequestMethod().equals("POST")) {
+                throw new BadRequest(405, "use POST for /connections/close");
+            }
+            if (!q.containsKey("client") && !q.containsKey("id") && !q.containsKey("backend")) {
+                throw new BadRequest(400, "give client=IP[:PORT], id=N or backend=H:P");
+            }
+            int n = proxy.closeSessions(filter);
+            return new Reply(200, "{\"closed\":" + n + "}");
+        }
+        if (!path.equals("/connections") && !path.equals("/connections/")) {
+            throw new BadRequest(404, "no such endpoint: " + path);
+        }
+        requireGet(ex);
+        StringBuilder sb = new StringBuilder("[");
+        for (LoopSnapshot snap : proxy.snapshot(true, filter)) {
+            for (LoopSnapshot.SessionRow r : snap.sessions) {
+                if (sb.length() > 1) {
+                    sb.append(',');
+                }
+                sb.append("{\"id\":").append(r.id())
+                        .append(",\"listener\":").append(Json.string(r.listener()))
+                        .append(",\"client\":").append(Json.string(r.client()))
+                        .append(",\"backend\":").append(r.backend() == null ? "null" : Json.string(r.backend()))
+                        .append(",\"state\":").append(Json.string(r.state()))
+                        .append(",\"age_seconds\":").append(r.ageMillis() / 1000.0)
+                        .append(",\"idle_seconds\":").append(r.idleMillis() / 1000.0)
+                        .append(",\"bytes_up\":").append(r.bytesUp())
+                        .append(",\"bytes_down\":").append(r.bytesDown())
+                        .append('}');
+            }
+        }
+        return new Reply(200, sb.append(']').toString());
+    }
+
+    private static java.util.function.Predicate<Session> sessionFilter(Map<String, String> q) {
+        String backend = q.get("backend");
+        String client = q.get("client");
+        String listener = q.get("listener");
+        String id = q.get("id");
+        long wantedId;
+        try {
+            wantedId = id == null ? -1 : Long.parseLong(id);
+        } catch (NumberFormatException e) {
+            throw new BadRequest(400, "id=" + id + ": expected a session id");
+        }
+        return s -> (backend == null || (s.backend() != null && s.relaying() && s.backend().identity().equals(backend)))
+                && (listener == null || s.route().config().name().equals(listener))
+                && (wantedId < 0 || s.id() == wantedId)
+                && (client == null || matchesClient(s, client));
+    }
+
+    private static boolean matchesClient(Session s, String client) {
+        InetSocketAddress a = s.clientAddress();
+        if (a == null) {
+            return false;
+        }
+        String full = Backend.identityOf(a);
+        String ip = a.getAddress().getHostAddress();
+        return client.equals(full) || client.equals(ip);
+    }
+
+    private Reply history(HttpExchange ex, Map<String, String> q) {
+        requireGet(ex);
+        return new Reply(200, historyJson());
+    }
+
+    private String historyJson() {
+        StringBuilder sb = new StringBuilder(16384);
+        sb.append("{\"interval_ms\":").append(History.INTERVAL_MILLIS).append(",\"samples\":[");
+        boolean first = true;
+        for (History.Sample s : proxy.history().samples()) {
+            sb.append(first ? "" : ",").append("{\"t\":").append(s.timeMillis()).append(",\"points\":[");
+            first = false;
+            boolean firstPoint = true;
+            for (History.Point p : s.points()) {
+                sb.append(firstPoint ? "" : ",").append("{\"listener\":").append(Json.string(p.listener()))
+                        .append(",\"backend\":").append(Json.string(p.backend()))
+                        .append(",\"state\":").append(Json.string(p.state()))
+                        .append(",\"active\":").append(p.active())
+                        .append(",\"up_bps\":").append(Math.round(p.upBytesPerSecond()))
+                        .append(",\"down_bps\":").append(Math.round(p.downBytesPerSecond()))
+                        .append('}');
+                firstPoint = false;
+            }
+            sb.append("]}");
+        }
+        return sb.append("]}").toString();
+    }
+
+    private Reply dashboard(HttpExchange ex, Map<String, String> q) throws IOException {
+        requireGet(ex);
+        String path = ex.getRequestURI().getPath();
+        if (!path.equals("/") && !path.equals("/index.html")) {
+            throw new BadRequest(404, "no such page: " + path);
+        }
+        String page;
+        try (var in = AdminServer.class.getResourceAsStream("dashboard.html")) {
+            if (in == null) {
+                throw new IOException("dashboard.html missing from the jar");
+            }
+            page = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        // The page carries the recent history, so it draws at once; then it polls /api/history every second.
+        return new Reply(200, page.replace("/*INITIAL*/null", historyJson()), "text/html; charset=utf-8");
     }
 
     private Reply backends(HttpExchange ex, Map<String, String> q) throws IOException {

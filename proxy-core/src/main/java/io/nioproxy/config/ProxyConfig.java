@@ -13,10 +13,12 @@ import java.util.List;
  * @param admin             address of the admin HTTP endpoint; null = off
  * @param shutdownTimeoutNanos on SIGTERM, how long sessions may finish on their own
  * @param shutdownPaceNanos the window over which the sessions still open after that are closed, spread out
+ * @param accessLog         access-log target (stdout, stderr, a path); null = off
+ * @param accessLogInterimNanos interim line interval for long sessions; 0 = none
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
                           List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
-                          long shutdownPaceNanos) {
+                          long shutdownPaceNanos, String accessLog, long accessLogInterimNanos) {
 
     public ProxyConfig {
         listeners = List.copyOf(listeners);

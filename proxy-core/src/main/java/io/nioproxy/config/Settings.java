@@ -79,6 +79,11 @@ public final class Settings {
     public static final Key SHUTDOWN_PACE = new Key("shutdown.pace", Scope.GLOBAL, "10s",
             "the window over which sessions still open at shutdown are closed, spread out and jittered");
 
+    public static final Key ACCESS_LOG = new Key("access.log", Scope.GLOBAL, "off",
+            "one line per session at its end: off, stdout, stderr or a file path (appended)");
+    public static final Key ACCESS_LOG_INTERIM = new Key("access.log.interim", Scope.GLOBAL, "0",
+            "sessions longer than this get an interim access-log line at this interval (0 = none)");
+
     public static final Key BACKENDS_FILE = new Key("backends.file", Scope.LISTENER, null,
             "file with one HOST:PORT[@WEIGHT] per line (# comments), re-read when it changes");
     public static final Key DNS_REFRESH = new Key("dns.refresh", Scope.LISTENER, "0",
@@ -112,7 +117,7 @@ public final class Settings {
 
     /** Every known key, in documentation order. */
     public static final List<Key> KEYS = List.of(CONFIG, WORKERS, LISTENERS, BUFFER_SIZE, POOL_BYTES, ACCEPT,
-            ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE,
+            ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM,
             LISTEN, BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG,
             TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX, DRAIN_TIMEOUT,
             HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT, HEALTH_HOLDDOWN,
@@ -196,7 +201,13 @@ public final class Settings {
         HostPort admin = adminText == null || adminText.isBlank() ? null : HostPort.parse(ADMIN.property(), adminText, true);
         long shutdownTimeout = Durations.parseNanos(SHUTDOWN_TIMEOUT.property(), get(SHUTDOWN_TIMEOUT));
         long shutdownPace = Durations.parseNanos(SHUTDOWN_PACE.property(), get(SHUTDOWN_PACE));
-        return new ProxyConfig(workers, (int) buffer, pool, accept, listeners, admin, shutdownTimeout, shutdownPace);
+        String accessLog = get(ACCESS_LOG).trim();
+        if (accessLog.isEmpty() || accessLog.equalsIgnoreCase("off")) {
+            accessLog = null;
+        }
+        long interim = Durations.parseNanos(ACCESS_LOG_INTERIM.property(), get(ACCESS_LOG_INTERIM));
+        return new ProxyConfig(workers, (int) buffer, pool, accept, listeners, admin, shutdownTimeout, shutdownPace,
+                accessLog, interim);
     }
 
     private List<String> listenerNames() {
@@ -399,7 +410,8 @@ public final class Settings {
                 .append(" accept=").append(c.acceptMode().name().toLowerCase(Locale.ROOT))
                 .append(" admin=").append(c.admin() == null ? "off" : c.admin())
                 .append(" shutdown.timeout=").append(Durations.format(c.shutdownTimeoutNanos()))
-                .append(" shutdown.pace=").append(Durations.format(c.shutdownPaceNanos()));
+                .append(" shutdown.pace=").append(Durations.format(c.shutdownPaceNanos()))
+                .append(" access.log=").append(c.accessLog() == null ? "off" : c.accessLog());
         for (ListenerConfig l : c.listeners()) {
             sb.append(System.lineSeparator()).append("  listener ").append(l.name())
                     .append(": listen=").append(l.listen())

@@ -50,6 +50,14 @@ public final class HealthChecker {
         long downSinceNanos;
         boolean inFlight;
         String last = "none";
+        long passed;
+        long failed;
+    }
+
+    /** Active checks so far of {@code b}: [passed, failed]. */
+    public synchronized long[] checkCounts(Backend b) {
+        Status s = status.get(b);
+        return s == null ? new long[2] : new long[] {s.passed, s.failed};
     }
 
     public HealthChecker(BackendRegistry registry, HealthConfig config, ScheduledExecutorService control,
@@ -138,12 +146,14 @@ public final class HealthChecker {
         synchronized (this) {
             s.inFlight = false;
             if (failure == null) {
+                s.passed++;
                 s.last = "ok";
                 s.failures = 0;
                 s.successes++;
                 up = b.state() == Backend.State.DOWN && s.successes >= config.rise()
                         && now - s.downSinceNanos >= config.holddownNanos();
             } else {
+                s.failed++;
                 s.last = failure;
                 s.successes = 0;
                 s.failures++;

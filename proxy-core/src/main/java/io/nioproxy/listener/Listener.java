@@ -52,6 +52,11 @@ public final class Listener {
     private InetSocketAddress boundAddress;
 
     public Listener(ListenerConfig config) {
+        this(config, 1);
+    }
+
+    /** @param loops event loops (per-loop recorders) */
+    public Listener(ListenerConfig config, int loops) {
         this.config = config;
         String key = config.name().equals("default") ? Settings.BACKENDS.property()
                 : Settings.LISTENER_PREFIX + config.name() + "." + Settings.BACKENDS.name();
@@ -75,7 +80,7 @@ public final class Listener {
             }
         }
         this.initialSpecs = List.copyOf(specs);
-        this.route = new Route(config, registry);
+        this.route = new Route(config, registry, loops);
     }
 
     /** The backend specs read at start (from {@code proxy.backends} or the file). */

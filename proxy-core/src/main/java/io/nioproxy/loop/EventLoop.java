@@ -41,10 +41,12 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     static final int SPIN_REBUILD_THRESHOLD = 512;
     private static final long MAX_SELECT_MILLIS = 1000;
     private static final VarHandle SLEEPING;
+    private static final VarHandle BUSY;
 
     static {
         try {
             SLEEPING = MethodHandles.lookup().findVarHandle(EventLoop.class, "sleeping", int.class);
+            BUSY = MethodHandles.lookup().findVarHandle(EventLoop.class, "busyNanos", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -72,6 +74,10 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     private volatile boolean running = true;
     private long now = System.nanoTime();
     private long selectorRebuilds;
+    /** Time spent outside select (handling events, tasks, timers): utilisation = busy / wall. Release-published. */
+    @SuppressWarnings("unused") // through BUSY
+    private long busyNanos;
+    private long busyNanosPlain;
 
     public EventLoop(int index, BufferPool pool) throws IOException {
         this.index = index;
@@ -142,6 +148,11 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         return true;
     }
 
+    /** Any thread: nanoseconds this loop spent working (outside select) since it started. */
+    public long busyNanos() {
+        return (long) BUSY.getAcquire(this);
+    }
+
     /** Any thread: make the loop run a turn now (e.g. so that a channel closed elsewhere is released at once). */
     public void wakeup() {
         selector.wakeup();
@@ -178,6 +189,8 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         long timeoutMillis = selectTimeoutMillis();
         int selected;
         long before = System.nanoTime();
+        busyNanosPlain += before - now; // from the end of the previous select to here: the turn's work
+        BUSY.setRelease(this, busyNanosPlain);
         SLEEPING.setVolatile(this, 1);
         if (!inbox.isEmpty() || !running) {
             // A task arrived after runTasks(): do not block; the producer may have seen sleeping == 0 and skipped

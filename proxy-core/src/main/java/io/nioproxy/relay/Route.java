@@ -4,6 +4,9 @@ import io.nioproxy.balance.BackendRegistry;
 import io.nioproxy.balance.Balancer;
 import io.nioproxy.config.ListenerConfig;
 
+import org.HdrHistogram.SingleWriterRecorder;
+
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -23,11 +26,69 @@ public final class Route {
     final LongAdder connectTimeouts = new LongAdder();
     final LongAdder closed = new LongAdder();
     final LongAdder resets = new LongAdder();
+    private final LongAdder[] closedByReason = new LongAdder[Session.CloseReason.values().length];
+    final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
+    /** Microseconds from connect start to connected, one single-writer recorder per loop (no lock, no allocation). */
+    private final SingleWriterRecorder[] connectMicros;
+    /** Milliseconds from accept to close of sessions that reached a backend, one recorder per loop. */
+    private final SingleWriterRecorder[] sessionMillis;
+    static final long MAX_CONNECT_MICROS = TimeUnit.HOURS.toMicros(1);
+    static final long MAX_SESSION_MILLIS = TimeUnit.DAYS.toMillis(366);
 
     public Route(ListenerConfig config, BackendRegistry registry) {
+        this(config, registry, 1);
+    }
+
+    /** @param loops the number of event loops (one recorder each) */
+    public Route(ListenerConfig config, BackendRegistry registry, int loops) {
         this.config = config;
         this.registry = registry;
         this.balancer = registry.balancer();
+        for (int i = 0; i < closedByReason.length; i++) {
+            closedByReason[i] = new LongAdder();
+        }
+        connectMicros = new SingleWriterRecorder[loops];
+        sessionMillis = new SingleWriterRecorder[loops];
+        for (int i = 0; i < loops; i++) {
+            // fixed ranges, two significant digits: recording never resizes (never allocates); values are clamped
+            connectMicros[i] = new SingleWriterRecorder(1, MAX_CONNECT_MICROS, 2);
+            sessionMillis[i] = new SingleWriterRecorder(1, MAX_SESSION_MILLIS, 2);
+        }
+    }
+
+    /** Loop {@code loop}: a backend connect took this long. */
+    void recordConnectTime(int loop, long nanos) {
+        connectMicros[loop].recordValue(Math.max(1, Math.min(MAX_CONNECT_MICROS, nanos / 1000)));
+    }
+
+    /** Loop {@code loop}: a session that had reached its backend lived this long. */
+    void recordSessionDuration(int loop, long nanos) {
+        sessionMillis[loop].recordValue(Math.max(1, Math.min(MAX_SESSION_MILLIS, nanos / 1_000_000)));
+    }
+
+    /** The per-loop connect-time recorders (the metrics endpoint swaps their interval histograms). */
+    public SingleWriterRecorder[] connectTimeRecorders() {
+        return connectMicros;
+    }
+
+    public SingleWriterRecorder[] sessionDurationRecorders() {
+        return sessionMillis;
+    }
+
+    void sessionEnded(Session.CloseReason reason) {
+        closed.increment();
+        closedByReason[reason.ordinal()].increment();
+        active.decrementAndGet();
+    }
+
+    /** Sessions ended for {@code reason}. */
+    public long closedFor(Session.CloseReason reason) {
+        return closedByReason[reason.ordinal()].sum();
+    }
+
+    /** Sessions open now (connecting or relaying). */
+    public int active() {
+        return active.get();
     }
 
     public BackendRegistry registry() {

@@ -39,8 +39,37 @@ public final class Session {
     static final int RELAYING = 2;
     static final int CLOSED = 3;
 
-    /** Why a session ended (for counters, and the access log that builds on this). */
-    public enum CloseReason { COMPLETED, RESET, NO_BACKEND, IDLE_TIMEOUT, ERROR, SHUTDOWN, DRAINED, BACKEND_DOWN }
+    /** Why a session ended: the {@code end=} field of the access log and the {@code reason} label of the metrics. */
+    public enum CloseReason {
+        /** Both directions ended; the client sent the first FIN. */
+        CLIENT_CLOSED,
+        /** Both directions ended; the backend sent the first FIN. */
+        BACKEND_CLOSED,
+        /** Both directions ended (resolved to one of the two above at close). */
+        COMPLETED,
+        CLIENT_RESET,
+        BACKEND_RESET,
+        /** A reset on a side not known (resolved at close). */
+        RESET,
+        /** No backend in rotation. */
+        NO_BACKEND,
+        /** Every connect attempt failed. */
+        CONNECT_FAILED,
+        IDLE_TIMEOUT,
+        DRAINED,
+        BACKEND_DOWN,
+        SHUTDOWN,
+        /** Closed through the admin API. */
+        ADMIN_CLOSED,
+        /** A bug caught by the loop. */
+        ERROR;
+
+        private final String label = name().toLowerCase(java.util.Locale.ROOT);
+
+        public String label() {
+            return label;
+        }
+    }
 
     final SessionTable table;
     final Route route;
@@ -57,6 +86,15 @@ public final class Session {
     /** When a paced shutdown closes this session; only meaningful once one began. */
     long closeAtNanos = Long.MAX_VALUE;
     final long startNanos;
+    final long id;
+    final long startMillis;
+    InetSocketAddress clientAddress;
+    long connectStartNanos;
+    long lastInterimNanos;
+    /** The leg whose FIN came first (client or backend), for the end reason; null while none has. */
+    Leg firstFin;
+    /** The leg on which an I/O error (a reset) happened. */
+    Leg failed;
     // intrusive links: every session of the loop, and the sessions still connecting
     Session prev;
     Session next;
@@ -64,8 +102,11 @@ public final class Session {
     Session connectingNext;
     boolean inConnectingList;
 
-    Session(SessionTable table, Route route, SocketChannel clientChannel, long nowNanos) {
+    Session(SessionTable table, Route route, SocketChannel clientChannel, long nowNanos, long id) {
         this.table = table;
+        this.id = id;
+        this.startMillis = System.currentTimeMillis();
+        this.lastInterimNanos = nowNanos;
         this.route = route;
         client.peer = backend;
         backend.peer = client;
@@ -79,8 +120,9 @@ public final class Session {
         try {
             client.key = table.loop().register(client.channel, 0, client);
             BalancePolicy policy = route.balancer().policy();
+            clientAddress = (InetSocketAddress) client.channel.getRemoteAddress();
             if (policy.hashed()) {
-                InetSocketAddress remote = (InetSocketAddress) client.channel.getRemoteAddress();
+                InetSocketAddress remote = clientAddress;
                 clientHash = Hashing.clientHash(remote.getAddress(),
                         policy == BalancePolicy.SOURCE_IP_PORT ? remote.getPort() : -1);
             }
@@ -99,7 +141,7 @@ public final class Session {
                     : route.balancer().pick(clientHash, tried, attempts, table.loop().now());
             if (b == null) {
                 route.noBackend.increment();
-                close(CloseReason.NO_BACKEND);
+                close(attempts == 0 ? CloseReason.NO_BACKEND : CloseReason.CONNECT_FAILED);
                 return;
             }
             if (tried == null) {
@@ -107,6 +149,7 @@ public final class Session {
             }
             tried[attempts++] = b;
             target = b;
+            connectStartNanos = table.loop().now();
             SocketChannel ch = null;
             try {
                 ch = SocketChannel.open();
@@ -165,6 +208,7 @@ public final class Session {
         target.sessionOpened();
         lastActiveNanos = table.loop().now();
         route.balancer().connected(clientHash, target, lastActiveNanos);
+        route.recordConnectTime(table.loop().index(), System.nanoTime() - connectStartNanos);
         client.updateInterest();
         backend.updateInterest();
     }
@@ -210,12 +254,16 @@ public final class Session {
                 n = src.channel.read(buf);
             } catch (IOException e) {
                 table.giveBuffer(buf);
+                failed = src;
                 close(CloseReason.RESET);
                 return;
             }
             if (n <= 0) {
                 if (n < 0) {
                     src.inputEnded = true;
+                    if (firstFin == null) {
+                        firstFin = src;
+                    }
                 }
                 break;
             }
@@ -226,6 +274,7 @@ public final class Session {
                 dst.channel.write(buf);
             } catch (IOException e) {
                 table.giveBuffer(buf);
+                failed = dst;
                 close(CloseReason.RESET);
                 return;
             }
@@ -265,6 +314,7 @@ public final class Session {
         try {
             dst.channel.write(buf);
         } catch (IOException e) {
+            failed = dst;
             close(CloseReason.RESET);
             return;
         }
@@ -295,6 +345,7 @@ public final class Session {
         try {
             dst.channel.shutdownOutput();
         } catch (IOException e) {
+            failed = dst;
             close(CloseReason.RESET);
             return;
         }
@@ -316,7 +367,14 @@ public final class Session {
         if (state == CLOSED) {
             return;
         }
-        boolean reset = reason == CloseReason.RESET || reason == CloseReason.ERROR;
+        if (reason == CloseReason.COMPLETED) {
+            reason = firstFin == backend ? CloseReason.BACKEND_CLOSED : CloseReason.CLIENT_CLOSED;
+        } else if (reason == CloseReason.RESET) {
+            reason = failed == backend ? CloseReason.BACKEND_RESET : CloseReason.CLIENT_RESET;
+        }
+        boolean reset = reason == CloseReason.CLIENT_RESET || reason == CloseReason.BACKEND_RESET
+                || reason == CloseReason.ERROR;
+        boolean wasRelaying = state == RELAYING;
         state = CLOSED;
         table.removeConnecting(this);
         release(client, reset);
@@ -324,10 +382,14 @@ public final class Session {
         if (counted) {
             target.sessionClosed();
         }
-        route.closed.increment();
+        route.sessionEnded(reason);
         if (reset) {
             route.resets.increment();
         }
+        if (wasRelaying) {
+            route.recordSessionDuration(table.loop().index(), table.loop().now() - startNanos);
+        }
+        table.ended(this, reason);
         table.unlink(this);
     }
 
@@ -364,5 +426,31 @@ public final class Session {
 
     public Backend backend() {
         return target;
+    }
+
+    public long id() {
+        return id;
+    }
+
+    public Route route() {
+        return route;
+    }
+
+    public InetSocketAddress clientAddress() {
+        return clientAddress;
+    }
+
+    /** Bytes from the client to the backend so far. */
+    public long bytesUp() {
+        return client.bytesIn;
+    }
+
+    /** Bytes from the backend to the client so far. */
+    public long bytesDown() {
+        return backend.bytesIn;
+    }
+
+    public boolean relaying() {
+        return state == RELAYING;
     }
 }

@@ -10,7 +10,11 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import io.nioproxy.balance.Backend;
+import io.nioproxy.log.AccessLog;
+
 import java.util.ArrayDeque;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -57,6 +61,13 @@ public final class SessionTable implements LoopService {
     private int sessions;
     private int connectingSessions;
     private long nextIdleSweepNanos = Long.MAX_VALUE;
+    private long nextId = 1;
+    /** Bytes of sessions that ended on this loop, per route and per backend: [up, down]. Loop thread only. */
+    private final IdentityHashMap<Route, long[]> endedBytesByRoute = new IdentityHashMap<>();
+    private final IdentityHashMap<Backend, long[]> endedBytesByBackend = new IdentityHashMap<>();
+    private AccessLog accessLog;
+    private long interimNanos;
+    private long nextInterimSweepNanos = Long.MAX_VALUE;
     /** Paced close at shutdown: each session got a random close time in the window; swept every 10 ms. */
     private boolean pacedClose;
     private static final long PACE_SWEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
@@ -76,9 +87,93 @@ public final class SessionTable implements LoopService {
         return loop;
     }
 
+    /** Before the loop starts: where session lines go, and how often long sessions get an interim line (0: never). */
+    public void accessLog(AccessLog log, long interimNanos) {
+        this.accessLog = log;
+        this.interimNanos = log == null ? 0 : interimNanos;
+    }
+
+    /** Loop thread, from {@link Session#close}: account the bytes of a session that ended, and log it. */
+    void ended(Session s, Session.CloseReason reason) {
+        long up = s.client.bytesIn;
+        long down = s.backend.bytesIn;
+        if (up != 0 || down != 0) {
+            long[] r = endedBytesByRoute.computeIfAbsent(s.route, k -> new long[2]);
+            r[0] += up;
+            r[1] += down;
+            if (s.target != null) {
+                long[] b = endedBytesByBackend.computeIfAbsent(s.target, k -> new long[2]);
+                b[0] += up;
+                b[1] += down;
+            }
+        }
+        if (accessLog != null) {
+            accessLog.offer(new AccessLog.Entry(System.currentTimeMillis(), false, s.route.config().name(),
+                    address(s.clientAddress), s.target == null ? null : s.target.identity(), up, down,
+                    (loop.now() - s.startNanos) / 1_000_000, reason.label()));
+        }
+    }
+
+    private static String address(java.net.InetSocketAddress a) {
+        return a == null ? "-" : io.nioproxy.balance.Backend.identityOf(a);
+    }
+
+    private void sweepInterim(long nowNanos) {
+        for (Session s = head; s != null; s = s.next) {
+            if (s.relaying() && nowNanos - s.lastInterimNanos >= interimNanos) {
+                s.lastInterimNanos = nowNanos;
+                accessLog.offer(new AccessLog.Entry(System.currentTimeMillis(), true, s.route.config().name(),
+                        address(s.clientAddress), s.target.identity(), s.client.bytesIn, s.backend.bytesIn,
+                        (nowNanos - s.startNanos) / 1_000_000, null));
+            }
+        }
+        nextInterimSweepNanos = nowNanos + Math.min(interimNanos, TimeUnit.SECONDS.toNanos(1));
+    }
+
+    /**
+     * Loop thread: the traffic of this loop — bytes of ended sessions plus the live sessions' bytes so far — and,
+     * when asked, a row per live session. One consistent view per loop: nothing is counted twice or missed.
+     */
+    public LoopSnapshot snapshot(boolean withSessions, java.util.function.Predicate<Session> filter) {
+        LoopSnapshot snap = new LoopSnapshot(loop.index());
+        endedBytesByRoute.forEach((r, v) -> snap.add(r, v[0], v[1]));
+        endedBytesByBackend.forEach((b, v) -> snap.add(b, v[0], v[1]));
+        long now = loop.now();
+        for (Session s = head; s != null; s = s.next) {
+            long up = s.client.bytesIn;
+            long down = s.backend.bytesIn;
+            snap.add(s.route, up, down);
+            if (s.target != null && s.state != Session.CONNECTING) {
+                snap.add(s.target, up, down);
+            }
+            if (withSessions && (filter == null || filter.test(s))) {
+                snap.sessions.add(new LoopSnapshot.SessionRow(s.id, s.route.config().name(), address(s.clientAddress),
+                        s.target == null ? null : s.target.identity(), s.relaying() ? "relaying" : "connecting",
+                        (now - s.startNanos) / 1_000_000, (now - s.lastActiveNanos) / 1_000_000, up, down));
+            }
+        }
+        return snap;
+    }
+
+    /** Loop thread: closes the sessions {@code filter} selects (admin API). */
+    public int closeWhere(java.util.function.Predicate<Session> filter) {
+        int n = 0;
+        Session s = head;
+        while (s != null) {
+            Session next = s.next;
+            if (filter.test(s)) {
+                s.close(Session.CloseReason.ADMIN_CLOSED);
+                n++;
+            }
+            s = next;
+        }
+        return n;
+    }
+
     /** Loop thread: a client socket accepted for {@code route}; configure it and start its session. */
     public void open(SocketChannel channel, Route route) {
         route.accepted.increment();
+        route.active.incrementAndGet();
         try {
             channel.configureBlocking(false);
             SocketOptions.applyToSession(channel, route.config());
@@ -89,10 +184,10 @@ public final class SessionTable implements LoopService {
             } catch (IOException ignored) {
                 // closing anyway
             }
-            route.closed.increment();
+            route.sessionEnded(Session.CloseReason.CLIENT_RESET);
             return;
         }
-        Session s = new Session(this, route, channel, loop.now());
+        Session s = new Session(this, route, channel, loop.now(), ((long) loop.index() << 40) | nextId++);
         link(s);
         s.start();
     }
@@ -217,6 +312,13 @@ public final class SessionTable implements LoopService {
         if (pacedClose && nowNanos - nextPaceSweepNanos >= 0) {
             sweepPaced(nowNanos);
         }
+        if (interimNanos > 0 && head != null) {
+            if (nextInterimSweepNanos == Long.MAX_VALUE) {
+                nextInterimSweepNanos = nowNanos + Math.min(interimNanos, TimeUnit.SECONDS.toNanos(1));
+            } else if (nowNanos - nextInterimSweepNanos >= 0) {
+                sweepInterim(nowNanos);
+            }
+        }
         SocketChannel ch;
         while ((ch = closeNow.poll()) != null) {
             closeQuietly(ch);
@@ -268,6 +370,7 @@ public final class SessionTable implements LoopService {
     @Override
     public long nextDeadlineNanos() {
         long d = Math.min(nextIdleSweepNanos, pacedClose ? nextPaceSweepNanos : Long.MAX_VALUE);
+        d = Math.min(d, nextInterimSweepNanos);
         for (Session s = connectingHead; s != null; s = s.connectingNext) {
             d = Math.min(d, s.connectDeadlineNanos); // nanoTime is CLOCK_MONOTONIC on Linux: positive, no wrap
         }

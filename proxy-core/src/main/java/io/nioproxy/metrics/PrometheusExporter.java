@@ -1,0 +1,253 @@
+package io.nioproxy.metrics;
+
+import io.nioproxy.Proxy;
+import io.nioproxy.balance.Backend;
+import io.nioproxy.listener.Listener;
+import io.nioproxy.loop.EventLoop;
+import io.nioproxy.relay.LoopSnapshot;
+import io.nioproxy.relay.Route;
+import io.nioproxy.relay.Session;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.SingleWriterRecorder;
+
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code GET /metrics}: the balancer's state in the Prometheus text exposition format (version 0.0.4). Names follow
+ * Prometheus conventions: {@code nioproxy_} prefix, base units (bytes, seconds), {@code _total} on counters.
+ *
+ * <p>How it stays off the hot path: counters the loops bump once per session are {@code LongAdder}s and atomics;
+ * byte counts are gathered by a snapshot task on each loop (ended sessions plus live ones); histograms are one
+ * HdrHistogram {@link SingleWriterRecorder} per loop and listener, whose interval histograms this exporter swaps
+ * out and adds into a cumulative histogram per listener (HdrHistogram's writer–reader phaser: the recording loop
+ * never waits).
+ *
+ * <p>Threading: the admin thread; one scrape at a time (synchronized).
+ */
+public final class PrometheusExporter {
+    static final double[] QUANTILES = {0.5, 0.9, 0.99, 0.999};
+
+    private final Proxy proxy;
+    private final Map<SingleWriterRecorder, Histogram> recycled = new IdentityHashMap<>();
+    private final Map<Route, Histogram> connectTotals = new IdentityHashMap<>();
+    private final Map<Route, Histogram> durationTotals = new IdentityHashMap<>();
+    private long lastScrapeNanos;
+    private long[] lastBusy;
+
+    public PrometheusExporter(Proxy proxy) {
+        this.proxy = proxy;
+    }
+
+    public synchronized String scrape() {
+        StringBuilder sb = new StringBuilder(8192);
+        List<LoopSnapshot> snaps = proxy.snapshot(false, null);
+        Map<Route, long[]> routeBytes = new IdentityHashMap<>();
+        Map<Backend, long[]> backendBytes = new IdentityHashMap<>();
+        for (LoopSnapshot s : snaps) {
+            s.bytesByRoute.forEach((r, v) -> add(routeBytes.computeIfAbsent(r, k -> new long[2]), v));
+            s.bytesByBackend.forEach((b, v) -> add(backendBytes.computeIfAbsent(b, k -> new long[2]), v));
+        }
+        List<Listener> listeners = proxy.listeners();
+
+        type(sb, "nioproxy_connections_accepted_total", "counter", "Client connections accepted.");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_connections_accepted_total", l.route().accepted(), "listener", name(l));
+        }
+        type(sb, "nioproxy_connections_active", "gauge", "Client connections open now (connecting or relaying).");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_connections_active", l.route().active(), "listener", name(l));
+        }
+        type(sb, "nioproxy_connections_closed_total", "counter", "Client connections ended, by how they ended.");
+        for (Listener l : listeners) {
+            for (Session.CloseReason r : Session.CloseReason.values()) {
+                if (r == Session.CloseReason.COMPLETED || r == Session.CloseReason.RESET) {
+                    continue; // resolved to a side at close, never recorded as such
+                }
+                sample(sb, "nioproxy_connections_closed_total", l.route().closedFor(r), "listener", name(l),
+                        "reason", r.label());
+            }
+        }
+        type(sb, "nioproxy_bytes_total", "counter", "Bytes relayed, by direction (up: client to backend).");
+        for (Listener l : listeners) {
+            long[] v = routeBytes.getOrDefault(l.route(), new long[2]);
+            sample(sb, "nioproxy_bytes_total", v[0], "listener", name(l), "direction", "up");
+            sample(sb, "nioproxy_bytes_total", v[1], "listener", name(l), "direction", "down");
+        }
+        type(sb, "nioproxy_backend_bytes_total", "counter", "Bytes relayed per backend, by direction.");
+        for (Listener l : listeners) {
+            for (Backend b : l.backends()) {
+                long[] v = backendBytes.getOrDefault(b, new long[2]);
+                sample(sb, "nioproxy_backend_bytes_total", v[0], "listener", name(l), "backend", b.identity(), "direction", "up");
+                sample(sb, "nioproxy_backend_bytes_total", v[1], "listener", name(l), "backend", b.identity(), "direction", "down");
+            }
+        }
+        family(sb, listeners, "nioproxy_backend_active_sessions", "gauge", "Sessions relayed to the backend now.",
+                (l, b) -> b.active());
+        family(sb, listeners, "nioproxy_backend_sessions_total", "counter", "Sessions that reached the backend.",
+                (l, b) -> b.sessions());
+        family(sb, listeners, "nioproxy_backend_connect_attempts_total", "counter", "Backend connect attempts.",
+                (l, b) -> b.sessions() + b.connectFailures());
+        family(sb, listeners, "nioproxy_backend_connect_failures_total", "counter",
+                "Backend connect attempts that failed (refused, reset, timed out).", (l, b) -> b.connectFailures());
+        type(sb, "nioproxy_connect_timeouts_total", "counter", "Backend connect attempts that timed out.");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_connect_timeouts_total", l.route().connectTimeouts(), "listener", name(l));
+        }
+        type(sb, "nioproxy_no_backend_total", "counter", "Clients closed because no backend could be reached.");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_no_backend_total", l.route().noBackend(), "listener", name(l));
+        }
+        family(sb, listeners, "nioproxy_backend_up", "gauge", "1 when the backend takes new clients (up, not draining).",
+                (l, b) -> b.inRotation() ? 1 : 0);
+        type(sb, "nioproxy_backend_state", "gauge", "1 for the backend's current state.");
+        for (Listener l : listeners) {
+            for (Backend b : l.backends()) {
+                for (Backend.State st : Backend.State.values()) {
+                    sample(sb, "nioproxy_backend_state", b.state() == st ? 1 : 0, "listener", name(l),
+                            "backend", b.identity(), "state", st.label());
+                }
+            }
+        }
+        family(sb, listeners, "nioproxy_backend_weight", "gauge", "The backend's weight.", (l, b) -> b.weight());
+        type(sb, "nioproxy_health_checks_total", "counter", "Active health checks, by result.");
+        for (int i = 0; i < listeners.size(); i++) {
+            Listener l = listeners.get(i);
+            for (Backend b : l.backends()) {
+                long[] c = proxy.healthChecker(i).checkCounts(b);
+                sample(sb, "nioproxy_health_checks_total", c[0], "listener", name(l), "backend", b.identity(), "result", "passed");
+                sample(sb, "nioproxy_health_checks_total", c[1], "listener", name(l), "backend", b.identity(), "result", "failed");
+            }
+        }
+        summaries(sb, listeners);
+
+        EventLoop[] loops = proxy.loops();
+        type(sb, "nioproxy_buffers_in_use", "gauge", "Pooled relay buffers held by sessions now.");
+        for (EventLoop loop : loops) {
+            sample(sb, "nioproxy_buffers_in_use", loop.pool().inUse(), "loop", String.valueOf(loop.index()));
+        }
+        type(sb, "nioproxy_buffers_allocated", "gauge", "Pooled relay buffers allocated (in use or free).");
+        for (EventLoop loop : loops) {
+            sample(sb, "nioproxy_buffers_allocated", loop.pool().allocated(), "loop", String.valueOf(loop.index()));
+        }
+        long now = System.nanoTime();
+        long[] busy = new long[loops.length];
+        type(sb, "nioproxy_loop_busy_seconds_total", "counter", "Time each event loop spent working (outside select).");
+        for (int i = 0; i < loops.length; i++) {
+            busy[i] = loops[i].busyNanos();
+            sample(sb, "nioproxy_loop_busy_seconds_total", busy[i] / 1e9, "loop", String.valueOf(i));
+        }
+        type(sb, "nioproxy_loop_utilisation", "gauge", "Share of wall time each loop worked since the previous scrape.");
+        for (int i = 0; i < loops.length; i++) {
+            double util = lastBusy == null || now == lastScrapeNanos ? 0
+                    : (double) (busy[i] - lastBusy[i]) / (now - lastScrapeNanos);
+            sample(sb, "nioproxy_loop_utilisation", Math.min(1, Math.max(0, util)), "loop", String.valueOf(i));
+        }
+        lastBusy = busy;
+        lastScrapeNanos = now;
+        type(sb, "nioproxy_selector_rebuilds_total", "counter", "Selectors rebuilt after select() kept returning early.");
+        for (EventLoop loop : loops) {
+            sample(sb, "nioproxy_selector_rebuilds_total", loop.selectorRebuilds(), "loop", String.valueOf(loop.index()));
+        }
+        if (proxy.accessLog() != null) {
+            type(sb, "nioproxy_access_log_lines_total", "counter", "Access-log lines written.");
+            sample(sb, "nioproxy_access_log_lines_total", proxy.accessLog().written());
+            type(sb, "nioproxy_access_log_dropped_total", "counter",
+                    "Access-log lines dropped because the writer fell behind.");
+            sample(sb, "nioproxy_access_log_dropped_total", proxy.accessLog().dropped());
+        }
+        return sb.toString();
+    }
+
+    private void summaries(StringBuilder sb, List<Listener> listeners) {
+        type(sb, "nioproxy_backend_connect_seconds", "summary", "Time to connect to a backend (successful attempts).");
+        for (Listener l : listeners) {
+            Histogram h = cumulative(connectTotals, l.route(), l.route().connectTimeRecorders());
+            summary(sb, "nioproxy_backend_connect_seconds", h, 1e-6, name(l));
+        }
+        type(sb, "nioproxy_session_duration_seconds", "summary", "Lifetime of sessions that reached a backend.");
+        for (Listener l : listeners) {
+            Histogram h = cumulative(durationTotals, l.route(), l.route().sessionDurationRecorders());
+            summary(sb, "nioproxy_session_duration_seconds", h, 1e-3, name(l));
+        }
+    }
+
+    /** Adds every loop's interval histogram into the listener's cumulative one, recycling the interval objects. */
+    private Histogram cumulative(Map<Route, Histogram> totals, Route r, SingleWriterRecorder[] recorders) {
+        Histogram total = totals.computeIfAbsent(r, k -> new Histogram(recorders[0].getIntervalHistogram()));
+        for (SingleWriterRecorder rec : recorders) {
+            Histogram interval = rec.getIntervalHistogram(recycled.get(rec));
+            total.add(interval);
+            recycled.put(rec, interval);
+        }
+        return total;
+    }
+
+    private static void summary(StringBuilder sb, String name, Histogram h, double unit, String listener) {
+        for (double q : QUANTILES) {
+            double v = h.getTotalCount() == 0 ? Double.NaN : h.getValueAtPercentile(q * 100) * unit;
+            sample(sb, name, v, "listener", listener, "quantile", String.valueOf(q));
+        }
+        // HdrHistogram keeps no exact sum: the mean times the count is the sum within its precision (2 digits)
+        sample(sb, name + "_sum", h.getTotalCount() == 0 ? 0 : h.getMean() * h.getTotalCount() * unit, "listener", listener);
+        sample(sb, name + "_count", h.getTotalCount(), "listener", listener);
+    }
+
+    /** A value per backend of every listener. */
+    interface PerBackend {
+        double value(Listener l, Backend b);
+    }
+
+    private static void family(StringBuilder sb, List<Listener> listeners, String name, String type, String help,
+                               PerBackend f) {
+        type(sb, name, type, help);
+        for (Listener l : listeners) {
+            for (Backend b : l.backends()) {
+                sample(sb, name, f.value(l, b), "listener", name(l), "backend", b.identity());
+            }
+        }
+    }
+
+    private static String name(Listener l) {
+        return l.config().name();
+    }
+
+    private static void add(long[] to, long[] v) {
+        to[0] += v[0];
+        to[1] += v[1];
+    }
+
+    private static void type(StringBuilder sb, String name, String type, String help) {
+        sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        sb.append("# TYPE ").append(name).append(' ').append(type).append('\n');
+    }
+
+    static void sample(StringBuilder sb, String name, double value, String... labels) {
+        sb.append(name);
+        if (labels.length > 0) {
+            sb.append('{');
+            for (int i = 0; i < labels.length; i += 2) {
+                if (i > 0) {
+                    sb.append(',');
+                }
+                sb.append(labels[i]).append("=\"").append(escape(labels[i + 1])).append('"');
+            }
+            sb.append('}');
+        }
+        sb.append(' ');
+        if (Double.isNaN(value)) {
+            sb.append("NaN");
+        } else if (value == Math.rint(value) && Math.abs(value) < 1e15) {
+            sb.append((long) value);
+        } else {
+            sb.append(String.format(Locale.ROOT, "%.9g", value));
+        }
+        sb.append('\n');
+    }
+
+    static String escape(String v) {
+        return v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+    }
+}

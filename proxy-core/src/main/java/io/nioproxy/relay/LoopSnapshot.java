@@ -1,0 +1,41 @@
+package io.nioproxy.relay;
+
+import io.nioproxy.balance.Backend;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What one loop reports when asked (metrics scrape, connection table, dashboard sample): bytes per route and per
+ * backend (ended sessions plus live ones), and optionally a row per live session. Built on the loop thread, read
+ * by the asker after the hand-back; never shared while built.
+ */
+public final class LoopSnapshot {
+    /** One live session, as the admin API shows it. */
+    public record SessionRow(long id, String listener, String client, String backend, String state, long ageMillis,
+                             long idleMillis, long bytesUp, long bytesDown) {
+    }
+
+    public final int loop;
+    public final Map<Route, long[]> bytesByRoute = new IdentityHashMap<>();
+    public final Map<Backend, long[]> bytesByBackend = new IdentityHashMap<>();
+    public final List<SessionRow> sessions = new ArrayList<>();
+
+    LoopSnapshot(int loop) {
+        this.loop = loop;
+    }
+
+    void add(Route r, long up, long down) {
+        long[] v = bytesByRoute.computeIfAbsent(r, k -> new long[2]);
+        v[0] += up;
+        v[1] += down;
+    }
+
+    void add(Backend b, long up, long down) {
+        long[] v = bytesByBackend.computeIfAbsent(b, k -> new long[2]);
+        v[0] += up;
+        v[1] += down;
+    }
+}
