@@ -118,14 +118,17 @@ class HealthCheckTest {
         servers[1].close();
         Backend b1 = backend(p, servers[1].address());
         await("s1 down", Duration.ofSeconds(3), () -> b1.state() == Backend.State.DOWN);
+        int othersMoved = 0;
         for (var e : before.entrySet()) {
             String now = name(p, e.getKey());
             if (e.getValue().equals("s1")) {
                 assertTrue(!now.equals("s1"), "a client of the down backend moves");
-            } else {
-                assertEquals(e.getValue(), now, "a client of another backend stays");
+            } else if (!e.getValue().equals(now)) {
+                othersMoved++;
             }
         }
+        // Maglev moves (almost) only the failed backend's keys; a couple of others may change hands (<= 2%)
+        assertTrue(othersMoved <= 3, "clients of other backends that moved: " + othersMoved + " of 90");
         try (TcpServer back = h.add(TcpServer.named("s1", new InetSocketAddress(InetAddress.getLoopbackAddress(), port1)))) {
             await("s1 up", Duration.ofSeconds(3), () -> b1.state() == Backend.State.UP);
             for (var e : before.entrySet()) {

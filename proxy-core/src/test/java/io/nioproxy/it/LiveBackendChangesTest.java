@@ -138,13 +138,19 @@ class LiveBackendChangesTest {
         assertEquals(200, r.status(), r.body());
         Map<String, String> after = sources(p, 2, 201);
         int moved = 0;
+        int elsewhere = 0;
         for (var e : before.entrySet()) {
             if (!e.getValue().equals(after.get(e.getKey()))) {
                 moved++;
-                assertEquals("s3", after.get(e.getKey()), "a client that moved, moved to the new backend only");
+                if (!after.get(e.getKey()).equals("s3")) {
+                    elsewhere++;
+                }
             }
         }
         assertTrue(moved >= 25 && moved <= 80, "about 1/4 of 200 clients moved: " + moved);
+        // Maglev's disruption is small, not zero: a few slots may change hands among the old backends too (the
+        // paper's table-size trade-off; MaglevTableTest bounds it at 2%)
+        assertTrue(elsewhere <= 6, "clients moved between old backends: " + elsewhere + " of 200");
     }
 
     @Test
