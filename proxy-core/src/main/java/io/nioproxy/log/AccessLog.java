@@ -44,7 +44,7 @@ public final class AccessLog implements AutoCloseable {
     private final AtomicLong written = new AtomicLong();
     private volatile boolean running = true;
 
-    private AccessLog(Writer out, boolean closeOut) {
+    AccessLog(Writer out, boolean closeOut) {
         this.out = out;
         this.closeOut = closeOut;
         this.writer = new Thread(this::drainLoop, "nioproxy-access-log");

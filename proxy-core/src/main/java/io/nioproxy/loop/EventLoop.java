@@ -73,6 +73,8 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     private volatile int sleeping;
     private volatile boolean running = true;
     private long now = System.nanoTime();
+    /** Whether {@link #now} was taken in this select: handlers run inside select(Consumer), before it returns. */
+    private boolean nowFresh;
     private long selectorRebuilds;
     /** Time spent outside select (handling events, tasks, timers): utilisation = busy / wall. Release-published. */
     @SuppressWarnings("unused") // through BUSY
@@ -191,6 +193,7 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         long before = System.nanoTime();
         busyNanosPlain += before - now; // from the end of the previous select to here: the turn's work
         BUSY.setRelease(this, busyNanosPlain);
+        nowFresh = false;
         SLEEPING.setVolatile(this, 1);
         if (!inbox.isEmpty() || !running) {
             // A task arrived after runTasks(): do not block; the producer may have seen sleeping == 0 and skipped
@@ -201,7 +204,9 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
             selected = timeoutMillis == 0 ? selector.selectNow(this) : selector.select(this, timeoutMillis);
             SLEEPING.setOpaque(this, 0);
         }
-        now = System.nanoTime();
+        if (!nowFresh) {
+            now = System.nanoTime();
+        }
         if (selected == 0 && inbox.isEmpty() && timeoutMillis > 1
                 && spinDetector.prematureReturn(now - before, TimeUnit.MILLISECONDS.toNanos(timeoutMillis))) {
             rebuildSelector();
@@ -217,6 +222,12 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     /** The per-key callback of {@link Selector#select(Consumer, long)}. */
     @Override
     public void accept(SelectionKey key) {
+        if (!nowFresh) {
+            // The first ready key of this select: take the time once, so that every handler of the turn sees when
+            // the select woke up (not when the previous one did, which may be a second ago).
+            now = System.nanoTime();
+            nowFresh = true;
+        }
         IoHandler handler = (IoHandler) key.attachment();
         try {
             handler.onReady(key, key.readyOps());

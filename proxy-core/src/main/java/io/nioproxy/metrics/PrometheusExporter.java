@@ -164,19 +164,19 @@ public final class PrometheusExporter {
     private void summaries(StringBuilder sb, List<Listener> listeners) {
         type(sb, "nioproxy_backend_connect_seconds", "summary", "Time to connect to a backend (successful attempts).");
         for (Listener l : listeners) {
-            Histogram h = cumulative(connectTotals, l.route(), l.route().connectTimeRecorders());
+            Histogram h = cumulative(connectTotals, l.route(), l.route().connectTimeRecorders(), Route.MAX_CONNECT_MICROS);
             summary(sb, "nioproxy_backend_connect_seconds", h, 1e-6, name(l));
         }
         type(sb, "nioproxy_session_duration_seconds", "summary", "Lifetime of sessions that reached a backend.");
         for (Listener l : listeners) {
-            Histogram h = cumulative(durationTotals, l.route(), l.route().sessionDurationRecorders());
+            Histogram h = cumulative(durationTotals, l.route(), l.route().sessionDurationRecorders(), Route.MAX_SESSION_MILLIS);
             summary(sb, "nioproxy_session_duration_seconds", h, 1e-3, name(l));
         }
     }
 
     /** Adds every loop's interval histogram into the listener's cumulative one, recycling the interval objects. */
-    private Histogram cumulative(Map<Route, Histogram> totals, Route r, SingleWriterRecorder[] recorders) {
-        Histogram total = totals.computeIfAbsent(r, k -> new Histogram(recorders[0].getIntervalHistogram()));
+    private Histogram cumulative(Map<Route, Histogram> totals, Route r, SingleWriterRecorder[] recorders, long max) {
+        Histogram total = totals.computeIfAbsent(r, k -> new Histogram(1, max, 2));
         for (SingleWriterRecorder rec : recorders) {
             Histogram interval = rec.getIntervalHistogram(recycled.get(rec));
             total.add(interval);

@@ -32,8 +32,8 @@ public final class Route {
     private final SingleWriterRecorder[] connectMicros;
     /** Milliseconds from accept to close of sessions that reached a backend, one recorder per loop. */
     private final SingleWriterRecorder[] sessionMillis;
-    static final long MAX_CONNECT_MICROS = TimeUnit.HOURS.toMicros(1);
-    static final long MAX_SESSION_MILLIS = TimeUnit.DAYS.toMillis(366);
+    public static final long MAX_CONNECT_MICROS = TimeUnit.HOURS.toMicros(1);
+    public static final long MAX_SESSION_MILLIS = TimeUnit.DAYS.toMillis(366);
 
     public Route(ListenerConfig config, BackendRegistry registry) {
         this(config, registry, 1);
