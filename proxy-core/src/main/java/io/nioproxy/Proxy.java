@@ -77,9 +77,10 @@ public final class Proxy implements AutoCloseable {
                 l.bind(p.loops, p.tables, config.acceptMode());
             }
             p.startControl();
-            p.history = new History(p);
-            p.history.start(p.control);
             if (config.admin() != null) {
+                // the dashboard's history is sampled only when there is a dashboard to show it
+                p.history = new History(p);
+                p.history.start(p.control);
                 p.admin = AdminServer.start(p, config.admin());
             }
         } catch (RuntimeException e) {
@@ -147,55 +148,48 @@ public final class Proxy implements AutoCloseable {
      * @param withSessions include a row per live session (selected by {@code filter}, null = all)
      */
     public List<LoopSnapshot> snapshot(boolean withSessions, Predicate<Session> filter) {
-        List<CompletableFuture<LoopSnapshot>> parts = new ArrayList<>();
-        for (int i = 0; i < loops.length; i++) {
-            SessionTable t = tables[i];
-            CompletableFuture<LoopSnapshot> f = new CompletableFuture<>();
-            if (!loops[i].execute(loop -> f.complete(t.snapshot(withSessions, filter)))) {
-                f.complete(null);
-            }
-            parts.add(f);
-        }
-        List<LoopSnapshot> out = new ArrayList<>();
-        for (CompletableFuture<LoopSnapshot> f : parts) {
-            try {
-                LoopSnapshot s = f.get(2, TimeUnit.SECONDS);
-                if (s != null) {
-                    out.add(s);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                Log.warn("a loop did not answer a snapshot within 2 s: " + e);
-            }
-        }
+        List<LoopSnapshot> out = onEveryLoop(t -> t.snapshot(withSessions, filter));
+        out.removeIf(java.util.Objects::isNull);
         return out;
     }
 
     /** Any thread (not a loop): closes the sessions {@code filter} selects, on every loop; returns how many. */
     public int closeSessions(Predicate<Session> filter) {
-        List<CompletableFuture<Integer>> parts = new ArrayList<>();
+        int n = 0;
+        for (Integer closed : onEveryLoop(t -> t.closeWhere(filter, Session.CloseReason.ADMIN_CLOSED))) {
+            n += closed == null ? 0 : closed;
+        }
+        return n;
+    }
+
+    /**
+     * Runs {@code work} on every loop against its session table and collects the answers (null for a loop that
+     * stopped or did not answer within 2 s). Control and admin threads only: a loop calling this would wait for
+     * itself.
+     */
+    private <T> List<T> onEveryLoop(java.util.function.Function<SessionTable, T> work) {
+        List<CompletableFuture<T>> parts = new ArrayList<>();
         for (int i = 0; i < loops.length; i++) {
             SessionTable t = tables[i];
-            CompletableFuture<Integer> f = new CompletableFuture<>();
-            if (!loops[i].execute(loop -> f.complete(t.closeWhere(filter)))) {
-                f.complete(0);
+            CompletableFuture<T> f = new CompletableFuture<>();
+            if (!loops[i].execute(loop -> f.complete(work.apply(t)))) {
+                f.complete(null);
             }
             parts.add(f);
         }
-        int n = 0;
-        for (CompletableFuture<Integer> f : parts) {
+        List<T> out = new ArrayList<>();
+        for (CompletableFuture<T> f : parts) {
             try {
-                n += f.get(2, TimeUnit.SECONDS);
+                out.add(f.get(2, TimeUnit.SECONDS));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                Log.warn("a loop did not answer a close within 2 s: " + e);
+                Log.warn("a loop did not answer within 2 s: " + e);
+                out.add(null);
             }
         }
-        return n;
+        return out;
     }
 
     public EventLoop[] loops() {

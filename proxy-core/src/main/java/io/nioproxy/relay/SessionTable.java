@@ -155,14 +155,14 @@ public final class SessionTable implements LoopService {
         return snap;
     }
 
-    /** Loop thread: closes the sessions {@code filter} selects (admin API). */
-    public int closeWhere(java.util.function.Predicate<Session> filter) {
+    /** Loop thread: closes the sessions {@code filter} selects, for {@code reason}; returns how many. */
+    public int closeWhere(java.util.function.Predicate<Session> filter, Session.CloseReason reason) {
         int n = 0;
         Session s = head;
         while (s != null) {
             Session next = s.next;
             if (filter.test(s)) {
-                s.close(Session.CloseReason.ADMIN_CLOSED);
+                s.close(reason);
                 n++;
             }
             s = next;
@@ -400,17 +400,7 @@ public final class SessionTable implements LoopService {
 
     /** Loop thread: closes every session relaying to {@code backend} (drain deadline, close-on-down). */
     public int closeSessionsOf(io.nioproxy.balance.Backend backend, Session.CloseReason reason) {
-        int n = 0;
-        Session s = head;
-        while (s != null) {
-            Session next = s.next;
-            if (s.target == backend && s.state == Session.RELAYING) {
-                s.close(reason);
-                n++;
-            }
-            s = next;
-        }
-        return n;
+        return closeWhere(s -> s.target == backend && s.state == Session.RELAYING, reason);
     }
 
     /** Sessions on this loop, connecting or relaying (any thread). */

@@ -138,49 +138,29 @@ final class PrometheusText {
 
     /** The value of the one sample with this name and these labels (a subset match); fails if none or several. */
     double value(String name, String... kv) {
-        Double found = null;
-        for (Sample s : samples) {
-            if (!s.name().equals(name)) {
-                continue;
-            }
-            boolean match = true;
-            for (int i = 0; i < kv.length; i += 2) {
-                if (!kv[i + 1].equals(s.labels().get(kv[i]))) {
-                    match = false;
-                    break;
-                }
-            }
-            if (match) {
-                if (found != null) {
-                    throw new IllegalArgumentException("several samples match " + name + " " + List.of(kv));
-                }
-                found = s.value();
-            }
+        List<Sample> found = matching(name, kv);
+        if (found.size() != 1) {
+            throw new IllegalArgumentException(found.size() + " samples match " + name + " " + List.of(kv));
         }
-        if (found == null) {
-            throw new IllegalArgumentException("no sample " + name + " " + List.of(kv));
-        }
-        return found;
+        return found.get(0).value();
     }
 
     /** Sum of every sample with this name and matching labels. */
     double sum(String name, String... kv) {
-        double total = 0;
+        return matching(name, kv).stream().mapToDouble(Sample::value).sum();
+    }
+
+    private List<Sample> matching(String name, String... kv) {
+        List<Sample> out = new ArrayList<>();
         for (Sample s : samples) {
-            if (!s.name().equals(name)) {
-                continue;
-            }
-            boolean match = true;
-            for (int i = 0; i < kv.length; i += 2) {
-                if (!kv[i + 1].equals(s.labels().get(kv[i]))) {
-                    match = false;
-                    break;
-                }
+            boolean match = s.name().equals(name);
+            for (int i = 0; match && i < kv.length; i += 2) {
+                match = kv[i + 1].equals(s.labels().get(kv[i]));
             }
             if (match) {
-                total += s.value();
+                out.add(s);
             }
         }
-        return total;
+        return out;
     }
 }
