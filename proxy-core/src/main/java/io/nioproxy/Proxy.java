@@ -51,6 +51,7 @@ public final class Proxy implements AutoCloseable {
     private final List<BackendSource> sources = new ArrayList<>();
     private final List<HealthChecker> healthCheckers = new ArrayList<>();
     private AdminServer admin;
+    private final java.util.concurrent.atomic.AtomicInteger globalActive = new java.util.concurrent.atomic.AtomicInteger();
     private AccessLog accessLog;
     private History history;
     private volatile boolean closed;
@@ -73,6 +74,7 @@ public final class Proxy implements AutoCloseable {
             p.startLoops();
             for (ListenerConfig lc : config.listeners()) {
                 Listener l = new Listener(lc, config.workers());
+                l.route().globalLimit(p.globalActive, config.maxConnGlobal());
                 p.listeners.add(l);
                 l.bind(p.loops, p.tables, config.acceptMode());
             }
@@ -100,8 +102,11 @@ public final class Proxy implements AutoCloseable {
         }
         long shortestIdle = 0;
         for (ListenerConfig lc : config.listeners()) {
-            if (lc.idleTimeoutNanos() > 0) {
-                shortestIdle = shortestIdle == 0 ? lc.idleTimeoutNanos() : Math.min(shortestIdle, lc.idleTimeoutNanos());
+            for (long t : new long[] {lc.idleTimeoutNanos(), lc.protection().halfClosedTimeoutNanos(),
+                    lc.protection().maxAgeNanos()}) {
+                if (t > 0) {
+                    shortestIdle = shortestIdle == 0 ? t : Math.min(shortestIdle, t);
+                }
             }
         }
         for (int i = 0; i < loops.length; i++) {

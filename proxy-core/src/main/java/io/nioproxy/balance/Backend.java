@@ -104,7 +104,7 @@ public final class Backend {
         return state == State.UP && !removed;
     }
 
-    /** Sessions relayed to this backend right now (all loops). */
+    /** Sessions relayed to this backend right now, or connecting to it (all loops). */
     public int active() {
         return active.get();
     }
@@ -122,9 +122,18 @@ public final class Backend {
         return consecutiveConnectFailures.get();
     }
 
-    /** Loop thread: a session reached this backend. */
-    public void sessionOpened() {
+    /** Loop thread: a client's connect to this backend starts; it counts as active from now (for maxconn, least-conn). */
+    public void reserve() {
         active.incrementAndGet();
+    }
+
+    /** Loop thread: that connect failed; the place is free again. */
+    public void unreserve() {
+        active.decrementAndGet();
+    }
+
+    /** Loop thread: a session reached this backend (it was reserved when its connect started). */
+    public void sessionOpened() {
         sessions.incrementAndGet();
         if (consecutiveConnectFailures.get() != 0) {
             consecutiveConnectFailures.set(0);

@@ -23,6 +23,8 @@ public final class Balancer {
     private final AffinityTable affinity;
     private final AtomicLong roundRobinCursor = new AtomicLong();
     private volatile BackendSet set;
+    /** Sessions per backend at once (0: no limit): a full backend is skipped like one already tried. */
+    private volatile int backendMaxConn;
 
     public Balancer(BalancePolicy policy, List<Backend> backends) {
         this(policy, backends, null);
@@ -37,6 +39,10 @@ public final class Balancer {
 
     public BalancePolicy policy() {
         return policy;
+    }
+
+    public void backendMaxConn(int max) {
+        this.backendMaxConn = max;
     }
 
     public BackendSet backends() {
@@ -64,7 +70,7 @@ public final class Balancer {
     public Backend pick(long clientHash, Backend[] tried, int triedCount, long nowNanos) {
         if (affinity != null && triedCount == 0) {
             Backend remembered = affinity.lookup(clientHash, nowNanos);
-            if (remembered != null && remembered.inRotation()) {
+            if (remembered != null && remembered.inRotation() && hasRoom(remembered)) {
                 return remembered;
             }
         }
@@ -82,7 +88,7 @@ public final class Balancer {
                         key = Hashing.mix(clientHash + k * 0x9e3779b97f4a7c15L);
                     }
                     Backend b = s.get(t.lookup(key));
-                    if (usable(b, tried, triedCount)) {
+                    if (usable(b, tried, triedCount) && hasRoom(b)) {
                         return b;
                     }
                 }
@@ -92,7 +98,8 @@ public final class Balancer {
                 int[] seq = s.roundRobin();
                 long c = roundRobinCursor.getAndIncrement();
                 Backend b = s.get(seq[(int) Long.remainderUnsigned(c, seq.length)]);
-                return usable(b, tried, triedCount) ? b : firstUntried(s, (int) Long.remainderUnsigned(c, n), tried, triedCount);
+                return usable(b, tried, triedCount) && hasRoom(b) ? b
+                        : firstUntried(s, (int) Long.remainderUnsigned(c, n), tried, triedCount);
             }
             case LEAST_CONN -> {
                 // Fewest active per unit of weight: compare a/wa < b/wb as a*wb < b*wa. Start the scan at a rotating
@@ -102,7 +109,7 @@ public final class Balancer {
                 long bestActive = 0;
                 for (int j = 0; j < n; j++) {
                     Backend b = s.get((start + j) % n);
-                    if (!usable(b, tried, triedCount)) {
+                    if (!usable(b, tried, triedCount) || !hasRoom(b)) {
                         continue;
                     }
                     long a = b.active();
@@ -128,15 +135,21 @@ public final class Balancer {
         return affinity;
     }
 
-    private static Backend firstUntried(BackendSet s, int start, Backend[] tried, int triedCount) {
+    private Backend firstUntried(BackendSet s, int start, Backend[] tried, int triedCount) {
         int n = s.size();
         for (int j = 0; j < n; j++) {
             Backend b = s.get((start + j) % n);
-            if (usable(b, tried, triedCount)) {
+            if (usable(b, tried, triedCount) && hasRoom(b)) {
                 return b;
             }
         }
         return null;
+    }
+
+    /** Below its maxconn (a full backend spills to the client's next choice, as HAProxy's maxconn does). */
+    private boolean hasRoom(Backend b) {
+        int max = backendMaxConn;
+        return max == 0 || b.active() < max;
     }
 
     /**

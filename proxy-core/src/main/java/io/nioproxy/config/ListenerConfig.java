@@ -24,6 +24,7 @@ import java.util.List;
  * @param backendsFile       file of backends re-read when it changes; null = none
  * @param dnsRefreshNanos    re-resolve host-name backends this often; 0 = once at start
  * @param drainTimeoutNanos  default deadline of a drain; 0 = none (sessions run to their end)
+ * @param protection         PROXY protocol, limits, timeouts for hostile or dead peers
  */
 public record ListenerConfig(
         String name,
@@ -42,7 +43,8 @@ public record ListenerConfig(
         int affinityMax,
         String backendsFile,
         long dnsRefreshNanos,
-        long drainTimeoutNanos) {
+        long drainTimeoutNanos,
+        Protection protection) {
 
     public ListenerConfig {
         backends = List.copyOf(backends);

@@ -15,10 +15,12 @@ import java.util.List;
  * @param shutdownPaceNanos the window over which the sessions still open after that are closed, spread out
  * @param accessLog         access-log target (stdout, stderr, a path); null = off
  * @param accessLogInterimNanos interim line interval for long sessions; 0 = none
+ * @param maxConnGlobal     sessions of the whole process at once; 0 = no limit
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
                           List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
-                          long shutdownPaceNanos, String accessLog, long accessLogInterimNanos) {
+                          long shutdownPaceNanos, String accessLog, long accessLogInterimNanos,
+                          int maxConnGlobal) {
 
     public ProxyConfig {
         listeners = List.copyOf(listeners);

@@ -115,13 +115,44 @@ public final class Settings {
     public static final Key HEALTH_CLOSE_GRACE = new Key("health.close.grace", Scope.LISTENER, "0",
             "with health.on.down=close: delay before the sessions are closed");
 
+    public static final Key MAXCONN_GLOBAL = new Key("maxconn.global", Scope.GLOBAL, "0",
+            "sessions of the whole process at once (0 = no limit); past it, accepting pauses");
+    public static final Key PROXY_SEND = new Key("proxyprotocol.send", Scope.LISTENER, "off",
+            "send a PROXY protocol header to backends: off, v1 or v2");
+    public static final Key PROXY_TRUSTED = new Key("proxyprotocol.trusted", Scope.LISTENER, "",
+            "CIDR[,CIDR...]: connections from these sources must start with a PROXY v1/v2 header");
+    public static final Key PROXY_TIMEOUT = new Key("proxyprotocol.timeout", Scope.LISTENER, "3s",
+            "deadline for that header, from accept");
+    public static final Key MAXCONN = new Key("maxconn", Scope.LISTENER, "0",
+            "sessions of this listener at once (0 = no limit); past it, accepting pauses");
+    public static final Key BACKEND_MAXCONN = new Key("backend.maxconn", Scope.LISTENER, "0",
+            "sessions per backend at once (0 = no limit); a full backend spills to the next choice");
+    public static final Key CLIENT_MAXCONN = new Key("client.maxconn", Scope.LISTENER, "0",
+            "sessions per client address at once (0 = no limit)");
+    public static final Key CLIENT_RATE = new Key("client.rate", Scope.LISTENER, "0",
+            "new connections per client address per second (0 = no limit)");
+    public static final Key HALFCLOSED_TIMEOUT = new Key("halfclosed.timeout", Scope.LISTENER, "1m",
+            "once one side sent FIN, close after this long with no byte either way (0 = never)");
+    public static final Key MAX_AGE = new Key("session.max.age", Scope.LISTENER, "0",
+            "close any session this old (0 = never)");
+    public static final Key KEEPALIVE = new Key("tcp.keepalive", Scope.LISTENER, "true",
+            "SO_KEEPALIVE on both legs, so half-open peers are found");
+    public static final Key KEEPALIVE_IDLE = new Key("tcp.keepalive.idle", Scope.LISTENER, "0",
+            "TCP_KEEPIDLE in seconds (0 = the kernel's, 7200 on Linux)");
+    public static final Key KEEPALIVE_INTERVAL = new Key("tcp.keepalive.interval", Scope.LISTENER, "0",
+            "TCP_KEEPINTERVAL in seconds (0 = the kernel's)");
+    public static final Key KEEPALIVE_COUNT = new Key("tcp.keepalive.count", Scope.LISTENER, "0",
+            "TCP_KEEPCOUNT (0 = the kernel's)");
+
     /** Every known key, in documentation order. */
     public static final List<Key> KEYS = List.of(CONFIG, WORKERS, LISTENERS, BUFFER_SIZE, POOL_BYTES, ACCEPT,
             ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM,
             LISTEN, BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG,
             TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX, DRAIN_TIMEOUT,
             HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT, HEALTH_HOLDDOWN,
-            HEALTH_PASSIVE, HEALTH_ON_DOWN, HEALTH_CLOSE_GRACE);
+            HEALTH_PASSIVE, HEALTH_ON_DOWN, HEALTH_CLOSE_GRACE, MAXCONN_GLOBAL, PROXY_SEND, PROXY_TRUSTED,
+            PROXY_TIMEOUT, MAXCONN, BACKEND_MAXCONN, CLIENT_MAXCONN, CLIENT_RATE, HALFCLOSED_TIMEOUT, MAX_AGE,
+            KEEPALIVE, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
 
     private static final String BACKENDS_HELP = "no backends: give them as -Dproxy.backends=HOST:PORT[,HOST:PORT...]"
             + " (or proxy.listener.NAME.backends), or run with --demo to try nioproxy with three built-in backends";
@@ -206,8 +237,9 @@ public final class Settings {
             accessLog = null;
         }
         long interim = Durations.parseNanos(ACCESS_LOG_INTERIM.property(), get(ACCESS_LOG_INTERIM));
+        int maxConnGlobal = intValue(MAXCONN_GLOBAL.property(), get(MAXCONN_GLOBAL), 0, Integer.MAX_VALUE);
         return new ProxyConfig(workers, (int) buffer, pool, accept, listeners, admin, shutdownTimeout, shutdownPace,
-                accessLog, interim);
+                accessLog, interim, maxConnGlobal);
     }
 
     private List<String> listenerNames() {
@@ -328,9 +360,37 @@ public final class Settings {
         }
         long affinityTtl = dur(name, AFFINITY_TTL, single);
         int affinityMax = intValue(listenerKey(name, AFFINITY_MAX, single), lget(name, AFFINITY_MAX, single), 1, 1 << 26);
+        String sendText = lget(name, PROXY_SEND, single).trim().toLowerCase(Locale.ROOT);
+        int send = switch (sendText) {
+            case "off", "0", "" -> 0;
+            case "v1", "1" -> 1;
+            case "v2", "2" -> 2;
+            default -> throw ConfigException.bad(listenerKey(name, PROXY_SEND, single), sendText, "expected off, v1 or v2");
+        };
+        List<Cidr> trusted = new ArrayList<>();
+        String trustedText = lget(name, PROXY_TRUSTED, single);
+        for (String part : trustedText.split(",")) {
+            if (!part.isBlank()) {
+                trusted.add(Cidr.parse(listenerKey(name, PROXY_TRUSTED, single), part));
+            }
+        }
+        Protection protection = new Protection(send, trusted, dur(name, PROXY_TIMEOUT, single),
+                intValue(listenerKey(name, MAXCONN, single), lget(name, MAXCONN, single), 0, Integer.MAX_VALUE),
+                intValue(listenerKey(name, BACKEND_MAXCONN, single), lget(name, BACKEND_MAXCONN, single), 0, Integer.MAX_VALUE),
+                intValue(listenerKey(name, CLIENT_MAXCONN, single), lget(name, CLIENT_MAXCONN, single), 0, Integer.MAX_VALUE),
+                intValue(listenerKey(name, CLIENT_RATE, single), lget(name, CLIENT_RATE, single), 0, Integer.MAX_VALUE),
+                dur(name, HALFCLOSED_TIMEOUT, single), dur(name, MAX_AGE, single),
+                boolValue(listenerKey(name, KEEPALIVE, single), lget(name, KEEPALIVE, single)),
+                intValue(listenerKey(name, KEEPALIVE_IDLE, single), lget(name, KEEPALIVE_IDLE, single), 0, 32767),
+                intValue(listenerKey(name, KEEPALIVE_INTERVAL, single), lget(name, KEEPALIVE_INTERVAL, single), 0, 32767),
+                intValue(listenerKey(name, KEEPALIVE_COUNT, single), lget(name, KEEPALIVE_COUNT, single), 0, 127));
+        if (!trusted.isEmpty() && protection.proxyHeaderTimeoutNanos() == 0) {
+            throw ConfigException.bad(listenerKey(name, PROXY_TIMEOUT, single), "0",
+                    "a PROXY header needs a deadline, or a silent client holds its socket forever");
+        }
         return new ListenerConfig(name, listen, backends, balance, connectTimeout, idleTimeout, attempts, backlog,
                 noDelay, rcv, snd, health, affinityTtl, affinityMax, file, dur(name, DNS_REFRESH, single),
-                dur(name, DRAIN_TIMEOUT, single));
+                dur(name, DRAIN_TIMEOUT, single), protection);
     }
 
     private long dur(String name, Key key, boolean single) {

@@ -55,9 +55,21 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
         key = loop.register(server, SelectionKey.OP_ACCEPT, this);
     }
 
+    /** How often a listener paused at its maxconn looks again (clients wait in the kernel's backlog meanwhile). */
+    static final long LIMIT_RECHECK_MILLIS = 10;
+
     @Override
     public void onReady(SelectionKey k, int readyOps) {
         for (int i = 0; i < MAX_ACCEPTS_PER_EVENT; i++) {
+            if (!listener.route().admits()) {
+                // maxconn reached (listener or process): stop accepting, as HAProxy does; the clients wait in the
+                // listen backlog (or the kernel refuses them once it is full) until a session ends
+                key.interestOps(0);
+                resumeNanos = loop.now() + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS);
+                loop.addTimer(this);
+                listener.limitPauses.increment();
+                return;
+            }
             SocketChannel ch;
             try {
                 ch = server.accept();
@@ -104,8 +116,14 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
     @Override
     public void onDeadline(long nowNanos) {
         resumeNanos = Long.MAX_VALUE;
-        if (key.isValid()) {
+        if (!key.isValid()) {
+            return;
+        }
+        if (listener.route().admits()) {
             key.interestOps(SelectionKey.OP_ACCEPT);
+        } else {
+            resumeNanos = nowNanos + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS);
+            loop.addTimer(this);
         }
     }
 

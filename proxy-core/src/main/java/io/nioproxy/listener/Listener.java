@@ -49,6 +49,7 @@ public final class Listener {
     private final List<BackendSpec> initialSpecs;
     private final List<Acceptor> acceptors = new ArrayList<>();
     final LongAdder acceptPauses = new LongAdder();
+    final LongAdder limitPauses = new LongAdder();
     private InetSocketAddress boundAddress;
 
     public Listener(ListenerConfig config) {
@@ -80,6 +81,7 @@ public final class Listener {
             }
         }
         this.initialSpecs = List.copyOf(specs);
+        registry.balancer().backendMaxConn(config.protection().backendMaxConn());
         this.route = new Route(config, registry, loops);
     }
 
@@ -108,6 +110,11 @@ public final class Listener {
     /** The address actually bound (with the real port when 0 was asked for). */
     public InetSocketAddress boundAddress() {
         return boundAddress;
+    }
+
+    /** Times accepting paused because maxconn (listener or global) was reached. */
+    public long limitPauses() {
+        return limitPauses.sum();
     }
 
     /** Times accepting paused after a failed accept (out of descriptors). */

@@ -100,6 +100,21 @@ public final class PrometheusExporter {
         for (Listener l : listeners) {
             sample(sb, "nioproxy_no_backend_total", l.route().noBackend(), "listener", name(l));
         }
+        type(sb, "nioproxy_proxy_protocol_rejected_total", "counter",
+                "Connections closed for a malformed, late or untrusted PROXY protocol header.");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_proxy_protocol_rejected_total", l.route().proxyRejected(), "listener", name(l));
+        }
+        type(sb, "nioproxy_client_limited_total", "counter", "Connections refused by a per-client-address limit.");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_client_limited_total", l.route().limited(), "listener", name(l));
+        }
+        type(sb, "nioproxy_accept_paused_total", "counter",
+                "Times accepting paused: at maxconn (reason=maxconn) or out of descriptors (reason=accept_error).");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_accept_paused_total", l.limitPauses(), "listener", name(l), "reason", "maxconn");
+            sample(sb, "nioproxy_accept_paused_total", l.acceptPauses(), "listener", name(l), "reason", "accept_error");
+        }
         family(sb, listeners, "nioproxy_backend_up", "gauge", "1 when the backend takes new clients (up, not draining).",
                 (l, b) -> b.inRotation() ? 1 : 0);
         type(sb, "nioproxy_backend_state", "gauge", "1 for the backend's current state.");

@@ -28,6 +28,12 @@ public final class Route {
     final LongAdder resets = new LongAdder();
     private final LongAdder[] closedByReason = new LongAdder[Session.CloseReason.values().length];
     final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
+    /** Sessions of every listener of the process (shared by all routes), for {@code proxy.maxconn.global}. */
+    private java.util.concurrent.atomic.AtomicInteger globalActive = new java.util.concurrent.atomic.AtomicInteger();
+    private int maxConnGlobal;
+    final ClientLimiter clientLimiter;
+    final LongAdder proxyRejected = new LongAdder();
+    final LongAdder limited = new LongAdder();
     /** Microseconds from connect start to connected, one single-writer recorder per loop (no lock, no allocation). */
     private final SingleWriterRecorder[] connectMicros;
     /** Milliseconds from accept to close of sessions that reached a backend, one recorder per loop. */
@@ -44,6 +50,7 @@ public final class Route {
         this.config = config;
         this.registry = registry;
         this.balancer = registry.balancer();
+        this.clientLimiter = new ClientLimiter(config.protection().clientMaxConn(), config.protection().clientRate());
         for (int i = 0; i < closedByReason.length; i++) {
             closedByReason[i] = new LongAdder();
         }
@@ -79,6 +86,34 @@ public final class Route {
         closed.increment();
         closedByReason[reason.ordinal()].increment();
         active.decrementAndGet();
+        globalActive.decrementAndGet();
+    }
+
+    void sessionStarted() {
+        active.incrementAndGet();
+        globalActive.incrementAndGet();
+    }
+
+    /** Start-up: share the process-wide session count and its limit with every other route. */
+    public void globalLimit(java.util.concurrent.atomic.AtomicInteger shared, int max) {
+        this.globalActive = shared;
+        this.maxConnGlobal = max;
+    }
+
+    /** Loop (acceptor): may one more session start now (listener and process limits)? */
+    public boolean admits() {
+        int max = config.protection().maxConn();
+        return (max == 0 || active.get() < max) && (maxConnGlobal == 0 || globalActive.get() < maxConnGlobal);
+    }
+
+    /** Connections closed because of a bad, missing, late or untrusted PROXY header. */
+    public long proxyRejected() {
+        return proxyRejected.sum();
+    }
+
+    /** Connections refused by a per-client limit. */
+    public long limited() {
+        return limited.sum();
     }
 
     /** Sessions ended for {@code reason}. */

@@ -4,6 +4,10 @@ import io.nioproxy.balance.Backend;
 import io.nioproxy.balance.BalancePolicy;
 import io.nioproxy.balance.Hashing;
 import io.nioproxy.config.ListenerConfig;
+import io.nioproxy.proxyproto.ProxyHeader;
+import io.nioproxy.proxyproto.ProxyHeaderException;
+import io.nioproxy.proxyproto.ProxyProtocolEncoder;
+import io.nioproxy.proxyproto.ProxyProtocolParser;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -35,6 +39,8 @@ public final class Session {
     /** Reads per readiness event when each read fills a whole buffer (bounds one session's share of a turn). */
     static final int MAX_READS_PER_EVENT = 16;
 
+    /** Waiting for a trusted client's PROXY header. */
+    static final int HEADER = 0;
     static final int CONNECTING = 1;
     static final int RELAYING = 2;
     static final int CLOSED = 3;
@@ -61,6 +67,16 @@ public final class Session {
         SHUTDOWN,
         /** Closed through the admin API. */
         ADMIN_CLOSED,
+        /** A PROXY header that was malformed, too large, or sent by an untrusted client. */
+        PROXY_HEADER_REJECTED,
+        /** A trusted client did not send its PROXY header in time. */
+        PROXY_HEADER_TIMEOUT,
+        /** A per-client limit (concurrent sessions or connection rate). */
+        LIMITED,
+        /** One side sent FIN and nothing moved for proxy.halfclosed.timeout. */
+        HALF_CLOSED_TIMEOUT,
+        /** The session reached proxy.session.max.age. */
+        MAX_AGE,
         /** A bug caught by the loop. */
         ERROR;
 
@@ -80,7 +96,14 @@ public final class Session {
     Backend target;
     private Backend[] tried;
     private int attempts;
-    private boolean counted;
+    /** The target backend counts this session as active (from connect start to close). */
+    private boolean reserved;
+    /** A per-client limit slot is held. */
+    private boolean limitHeld;
+    /** The client is not trusted to send a PROXY header: refuse one if its first bytes are one. */
+    private boolean refuseProxyHeader;
+    /** The address the client connected to, as a PROXY header carried it (null: the socket's own). */
+    InetSocketAddress destinationAddress;
     long connectDeadlineNanos = Long.MAX_VALUE;
     long lastActiveNanos;
     /** When a paced shutdown closes this session; only meaningful once one began. */
@@ -115,22 +138,117 @@ public final class Session {
         this.lastActiveNanos = nowNanos;
     }
 
-    /** Registers the client socket and starts the first backend connect. */
+    /** Registers the client socket and starts the first backend connect (or waits for a PROXY header first). */
     void start() {
+        var protection = route.config().protection();
         try {
             client.key = table.loop().register(client.channel, 0, client);
-            BalancePolicy policy = route.balancer().policy();
             clientAddress = (InetSocketAddress) client.channel.getRemoteAddress();
-            if (policy.hashed()) {
-                InetSocketAddress remote = clientAddress;
-                clientHash = Hashing.clientHash(remote.getAddress(),
-                        policy == BalancePolicy.SOURCE_IP_PORT ? remote.getPort() : -1);
-            }
         } catch (IOException | RuntimeException e) {
             close(CloseReason.ERROR);
             return;
         }
+        if (!protection.trustedProxies().isEmpty()) {
+            if (protection.trusted(clientAddress.getAddress())) {
+                // The balancer behind a network balancer: the client address is in the header, read it first.
+                state = HEADER;
+                connectDeadlineNanos = table.loop().now() + protection.proxyHeaderTimeoutNanos();
+                table.addConnecting(this);
+                client.interest = SelectionKey.OP_READ;
+                client.key.interestOps(SelectionKey.OP_READ);
+                return;
+            }
+            refuseProxyHeader = true;
+        }
+        admitAndConnect();
+    }
+
+    /** The client address is known: apply the per-client limits, hash it, connect. */
+    private void admitAndConnect() {
+        BalancePolicy policy = route.balancer().policy();
+        long addressHash = Hashing.clientHash(clientAddress.getAddress(), -1);
+        if (route.clientLimiter.enabled()) {
+            if (!route.clientLimiter.tryAcquire(addressHash, table.loop().now())) {
+                route.limited.increment();
+                close(CloseReason.LIMITED);
+                return;
+            }
+            limitHeld = true;
+        }
+        if (policy == BalancePolicy.SOURCE_IP) {
+            clientHash = addressHash;
+        } else if (policy == BalancePolicy.SOURCE_IP_PORT) {
+            clientHash = Hashing.clientHash(clientAddress.getAddress(), clientAddress.getPort());
+        }
         connectNext();
+    }
+
+    /** A trusted client's socket is readable: gather its PROXY header (split anywhere), then go on. */
+    private void readProxyHeader() {
+        ByteBuffer buf = client.pending;
+        if (buf == null) {
+            buf = table.takeBuffer();
+            if (buf == null) {
+                table.waitForBuffer(client);
+                client.updateInterest();
+                return;
+            }
+        } else {
+            buf.compact(); // pending is kept in read mode; back to write mode to append
+        }
+        client.pending = null;
+        int n;
+        try {
+            n = client.channel.read(buf);
+        } catch (IOException e) {
+            table.giveBuffer(buf);
+            failed = client;
+            close(CloseReason.RESET);
+            return;
+        }
+        buf.flip();
+        if (n < 0) {
+            table.giveBuffer(buf);
+            route.proxyRejected.increment();
+            close(CloseReason.PROXY_HEADER_REJECTED);
+            return;
+        }
+        ProxyHeader h;
+        try {
+            h = ProxyProtocolParser.parse(buf, buf.capacity());
+        } catch (ProxyHeaderException e) {
+            table.giveBuffer(buf);
+            route.proxyRejected.increment();
+            close(CloseReason.PROXY_HEADER_REJECTED);
+            return;
+        }
+        if (h == null) {
+            if (buf.remaining() == buf.capacity()) {
+                table.giveBuffer(buf); // a header that does not fit a buffer is refused by the parser's cap anyway
+                route.proxyRejected.increment();
+                close(CloseReason.PROXY_HEADER_REJECTED);
+                return;
+            }
+            client.pending = buf; // read mode; the header deadline keeps running
+            return;
+        }
+        table.removeConnecting(this);
+        connectDeadlineNanos = Long.MAX_VALUE;
+        if (!h.local()) {
+            clientAddress = h.source();
+            destinationAddress = h.destination();
+        }
+        buf.position(buf.position() + h.length());
+        if (buf.hasRemaining()) {
+            client.pending = buf; // bytes after the header are the client's first payload
+            client.bytesIn += buf.remaining();
+        } else {
+            table.giveBuffer(buf);
+        }
+        state = CONNECTING;
+        client.interest = 0;
+        client.key.interestOps(0);
+        admitAndConnect();
     }
 
     /** Tries backends in preference order until a connect is under way or succeeded, or none is left. */
@@ -149,6 +267,8 @@ public final class Session {
             }
             tried[attempts++] = b;
             target = b;
+            b.reserve();
+            reserved = true;
             connectStartNanos = table.loop().now();
             SocketChannel ch = null;
             try {
@@ -189,6 +309,11 @@ public final class Session {
 
     /** Loop thread, from {@link SessionTable}: the current connect attempt passed its deadline. */
     void connectTimedOut() {
+        if (state == HEADER) {
+            route.proxyRejected.increment();
+            close(CloseReason.PROXY_HEADER_TIMEOUT);
+            return;
+        }
         route.connectTimeouts.increment();
         connectFailed();
         connectNext();
@@ -196,6 +321,8 @@ public final class Session {
 
     private void connectFailed() {
         target.connectFailed();
+        target.unreserve();
+        reserved = false;
         route.connectFailures.increment();
         closeChannel(backend, false);
         backend.channel = null;
@@ -203,8 +330,11 @@ public final class Session {
     }
 
     private void connected() {
+        int send = route.config().protection().sendProxy();
+        if (send != 0 && !sendProxyHeader(send)) {
+            return;
+        }
         state = RELAYING;
-        counted = true;
         target.sessionOpened();
         lastActiveNanos = table.loop().now();
         route.balancer().connected(clientHash, target, lastActiveNanos);
@@ -213,7 +343,38 @@ public final class Session {
         backend.updateInterest();
     }
 
+    /**
+     * Writes the PROXY header to a just-connected backend, before any client byte. A fresh connection's send buffer
+     * is empty, so a header of at most 52 bytes is taken whole; if it ever is not, the session is closed rather than
+     * let the backend see a torn header.
+     */
+    private boolean sendProxyHeader(int version) {
+        try {
+            InetSocketAddress dst = destinationAddress != null ? destinationAddress
+                    : (InetSocketAddress) client.channel.getLocalAddress();
+            byte[] header = version == 1 ? ProxyProtocolEncoder.v1(clientAddress, dst)
+                    : ProxyProtocolEncoder.v2(clientAddress, dst);
+            ByteBuffer b = ByteBuffer.wrap(header);
+            backend.channel.write(b);
+            if (b.hasRemaining()) {
+                close(CloseReason.ERROR);
+                return false;
+            }
+            return true;
+        } catch (IOException e) {
+            failed = backend;
+            close(CloseReason.RESET);
+            return false;
+        }
+    }
+
     void onReady(Leg leg, int readyOps) {
+        if (state == HEADER) {
+            if (leg == client && (readyOps & SelectionKey.OP_READ) != 0) {
+                readProxyHeader();
+            }
+            return;
+        }
         if (state == CONNECTING) {
             if (leg == backend && (readyOps & SelectionKey.OP_CONNECT) != 0) {
                 finishConnect();
@@ -270,6 +431,15 @@ public final class Session {
             src.bytesIn += n;
             lastActiveNanos = table.loop().now();
             buf.flip();
+            if (refuseProxyHeader && src == client) {
+                refuseProxyHeader = false; // only a connection's first bytes can be a header
+                if (ProxyProtocolParser.looksLikeHeader(buf)) {
+                    table.giveBuffer(buf);
+                    route.proxyRejected.increment();
+                    close(CloseReason.PROXY_HEADER_REJECTED);
+                    return;
+                }
+            }
             try {
                 dst.channel.write(buf);
             } catch (IOException e) {
@@ -359,6 +529,10 @@ public final class Session {
         leg.waitingForBuffer = false;
         if (state == RELAYING) {
             pump(leg);
+        } else if (state == HEADER && leg == client) {
+            client.interest = SelectionKey.OP_READ;
+            client.key.interestOps(SelectionKey.OP_READ);
+            readProxyHeader();
         }
     }
 
@@ -379,8 +553,13 @@ public final class Session {
         table.removeConnecting(this);
         release(client, reset);
         release(backend, reset);
-        if (counted) {
+        if (reserved) {
             target.sessionClosed();
+            reserved = false;
+        }
+        if (limitHeld) {
+            route.clientLimiter.release(Hashing.clientHash(clientAddress.getAddress(), -1));
+            limitHeld = false;
         }
         route.sessionEnded(reason);
         if (reset) {
@@ -422,6 +601,11 @@ public final class Session {
 
     boolean idleSince(long nowNanos, long idleNanos) {
         return state == RELAYING && nowNanos - lastActiveNanos >= idleNanos;
+    }
+
+    /** One side has sent FIN (the other direction may still flow). */
+    boolean halfClosed() {
+        return client.inputEnded || backend.inputEnded;
     }
 
     public Backend backend() {

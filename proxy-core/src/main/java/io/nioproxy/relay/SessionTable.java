@@ -74,7 +74,8 @@ public final class SessionTable implements LoopService {
     private long nextPaceSweepNanos = Long.MAX_VALUE;
 
     /**
-     * @param shortestIdleTimeoutNanos the shortest idle timeout of any listener on this loop; 0 when none has one
+     * @param shortestIdleTimeoutNanos the shortest idle, half-closed or max-age timeout of any listener on this loop;
+     *                                 0 when none has one
      */
     public SessionTable(EventLoop loop, long shortestIdleTimeoutNanos) {
         this.loop = loop;
@@ -173,7 +174,7 @@ public final class SessionTable implements LoopService {
     /** Loop thread: a client socket accepted for {@code route}; configure it and start its session. */
     public void open(SocketChannel channel, Route route) {
         route.accepted.increment();
-        route.active.incrementAndGet();
+        route.sessionStarted();
         try {
             channel.configureBlocking(false);
             SocketOptions.applyToSession(channel, route.config());
@@ -328,13 +329,21 @@ public final class SessionTable implements LoopService {
         closeNext = swap;
     }
 
+    /** Idle, half-closed and maximum-age timeouts: one pass over the loop's sessions. */
     private void sweepIdle(long nowNanos) {
         Session s = head;
         while (s != null) {
             Session next = s.next;
-            long idle = s.route.config().idleTimeoutNanos();
+            var c = s.route.config();
+            long idle = c.idleTimeoutNanos();
+            long halfClosed = c.protection().halfClosedTimeoutNanos();
+            long maxAge = c.protection().maxAgeNanos();
             if (idle > 0 && s.idleSince(nowNanos, idle)) {
                 s.close(Session.CloseReason.IDLE_TIMEOUT);
+            } else if (halfClosed > 0 && s.halfClosed() && s.idleSince(nowNanos, halfClosed)) {
+                s.close(Session.CloseReason.HALF_CLOSED_TIMEOUT);
+            } else if (maxAge > 0 && s.state != Session.CLOSED && nowNanos - s.startNanos >= maxAge) {
+                s.close(Session.CloseReason.MAX_AGE);
             }
             s = next;
         }

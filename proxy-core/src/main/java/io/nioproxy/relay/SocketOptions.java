@@ -16,6 +16,20 @@ public final class SocketOptions {
         if (c.tcpNoDelay()) {
             ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
         }
+        var p = c.protection();
+        if (p.keepAlive()) {
+            // finds peers that vanished without a FIN or RST (a NAT that forgot the flow, a host that lost power)
+            ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+            if (p.keepAliveIdleSeconds() > 0) {
+                ch.setOption(jdk.net.ExtendedSocketOptions.TCP_KEEPIDLE, p.keepAliveIdleSeconds());
+            }
+            if (p.keepAliveIntervalSeconds() > 0) {
+                ch.setOption(jdk.net.ExtendedSocketOptions.TCP_KEEPINTERVAL, p.keepAliveIntervalSeconds());
+            }
+            if (p.keepAliveCount() > 0) {
+                ch.setOption(jdk.net.ExtendedSocketOptions.TCP_KEEPCOUNT, p.keepAliveCount());
+            }
+        }
         applyBuffers(ch, c);
     }
 

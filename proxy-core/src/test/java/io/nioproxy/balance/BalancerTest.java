@@ -107,7 +107,7 @@ class BalancerTest {
         List<Backend> b = backends(3);
         Balancer bal = new Balancer(BalancePolicy.LEAST_CONN, b);
         for (int i = 0; i < 30; i++) {
-            bal.pick(0, null, 0).sessionOpened();
+            bal.pick(0, null, 0).reserve();
         }
         for (Backend x : b) {
             assertEquals(10, x.active(), "even spread of 30 sessions over 3 backends");
