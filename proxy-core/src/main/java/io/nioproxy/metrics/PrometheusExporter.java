@@ -105,6 +105,11 @@ public final class PrometheusExporter {
         for (Listener l : listeners) {
             sample(sb, "nioproxy_proxy_protocol_rejected_total", l.route().proxyRejected(), "listener", name(l));
         }
+        type(sb, "nioproxy_local_connect_failures_total", "counter",
+                "Backend connects that could not start for a local reason (out of descriptors or ports).");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_local_connect_failures_total", l.route().localFailures(), "listener", name(l));
+        }
         type(sb, "nioproxy_client_limited_total", "counter", "Connections refused by a per-client-address limit.");
         for (Listener l : listeners) {
             sample(sb, "nioproxy_client_limited_total", l.route().limited(), "listener", name(l));

@@ -34,6 +34,7 @@ public final class Route {
     final ClientLimiter clientLimiter;
     final LongAdder proxyRejected = new LongAdder();
     final LongAdder limited = new LongAdder();
+    final LongAdder localFailures = new LongAdder();
     /** Microseconds from connect start to connected, one single-writer recorder per loop (no lock, no allocation). */
     private final SingleWriterRecorder[] connectMicros;
     /** Milliseconds from accept to close of sessions that reached a backend, one recorder per loop. */
@@ -109,6 +110,11 @@ public final class Route {
     /** Connections closed because of a bad, missing, late or untrusted PROXY header. */
     public long proxyRejected() {
         return proxyRejected.sum();
+    }
+
+    /** Backend connects that could not start for a local reason (out of descriptors or ports). */
+    public long localFailures() {
+        return localFailures.sum();
     }
 
     /** Connections refused by a per-client limit. */

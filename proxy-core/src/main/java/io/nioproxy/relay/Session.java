@@ -270,10 +270,17 @@ public final class Session {
             b.reserve();
             reserved = true;
             connectStartNanos = table.loop().now();
-            SocketChannel ch = null;
+            SocketChannel ch;
             try {
                 ch = SocketChannel.open();
-                backend.channel = ch;
+            } catch (IOException | RuntimeException e) {
+                // Out of descriptors here, not a fault of the backend: no blame for it (passive health would
+                // otherwise take healthy backends out), no retry that would fail the same way; the client goes.
+                localFailure();
+                return;
+            }
+            backend.channel = ch;
+            try {
                 ch.configureBlocking(false);
                 SocketOptions.applyToSession(ch, c);
                 backend.key = table.loop().register(ch, 0, backend);
@@ -288,10 +295,28 @@ public final class Session {
                     table.addConnecting(this);
                 }
                 return;
+            } catch (java.net.BindException e) {
+                // EADDRNOTAVAIL: out of local ports toward this backend — ours to fix, not the backend's
+                closeChannel(backend, false);
+                backend.channel = null;
+                target.unreserve();
+                reserved = false;
+                localFailure();
+                return;
             } catch (IOException | RuntimeException e) {
                 connectFailed();
             }
         }
+    }
+
+    /** A connect could not even start for a local reason (descriptors, ports): close the client, count it. */
+    private void localFailure() {
+        if (reserved) {
+            target.unreserve();
+            reserved = false;
+        }
+        route.localFailures.increment();
+        close(CloseReason.CONNECT_FAILED);
     }
 
     private void finishConnect() {

@@ -1,0 +1,212 @@
+package io.nioproxy.protect;
+
+import io.nioproxy.Main;
+import io.nioproxy.Proxy;
+import io.nioproxy.loop.EventLoop;
+import io.nioproxy.testing.FaultProxy;
+import io.nioproxy.testing.ProxyHarness;
+import io.nioproxy.testing.TcpServer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static io.nioproxy.testing.ProxyHarness.connect;
+import static io.nioproxy.testing.ProxyHarness.readLine;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Faults that must not hurt: a faulty network between balancer and backend, EOF without a spin, no descriptors. */
+class FaultsTest {
+
+    /**
+     * A fault proxy between the balancer and an echo backend, on the way back. Whatever the fault, every byte the
+     * balancer received from the backend side reaches the client, or the session ends with a reset: the client
+     * never sees a clean end of stream short of what was forwarded to the balancer.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(FaultProxy.Fault.class)
+    void everyForwardedByteArrivesOrTheSessionIsReset(FaultProxy.Fault fault) throws Exception {
+        try (ProxyHarness h = new ProxyHarness()) {
+            TcpServer echo = h.add(TcpServer.echo());
+            int size = 200_000;
+            FaultProxy faulty = h.add(new FaultProxy(new InetSocketAddress("127.0.0.1", echo.port()), fault, 77_777));
+            Proxy p = h.start("proxy.backends", faulty.address(), "proxy.health.passive", "false");
+            byte[] data = new byte[size];
+            new Random(fault.ordinal()).nextBytes(data);
+            try (Socket s = connect(p, null)) {
+                CompletableFuture<Void> w = CompletableFuture.runAsync(() -> {
+                    try {
+                        s.getOutputStream().write(data);
+                        s.shutdownOutput();
+                    } catch (Exception e) {
+                        // the fault may cut the upload short: what matters is what comes back
+                    }
+                }, command -> new Thread(command).start());
+                ByteArrayOutputStream got = new ByteArrayOutputStream();
+                boolean reset = false;
+                InputStream in = s.getInputStream();
+                byte[] buf = new byte[8192];
+                try {
+                    int n;
+                    while ((n = in.read(buf)) > 0) {
+                        got.write(buf, 0, n);
+                    }
+                } catch (java.net.SocketException e) {
+                    reset = true;
+                }
+                w.get(30, TimeUnit.SECONDS);
+                byte[] back = got.toByteArray();
+                assertArrayEquals(Arrays.copyOf(data, back.length), back, "bytes arrive in order, unchanged");
+                switch (fault) {
+                    case NONE, LATENCY, SLICE, STALL -> {
+                        assertEquals(size, back.length, "the whole stream");
+                        assertTrue(!reset);
+                    }
+                    case CLOSE_AFTER -> {
+                        assertEquals(faulty.forwardedBack(), back.length, "every byte the balancer got, then FIN");
+                        assertEquals(77_777, back.length);
+                        assertTrue(!reset, "a clean close is carried as a clean close");
+                    }
+                    case RESET_AFTER -> {
+                        assertTrue(back.length <= faulty.forwardedBack());
+                        assertTrue(reset || back.length == faulty.forwardedBack(),
+                                "short of what was forwarded only with a reset: got " + back.length + " of "
+                                        + faulty.forwardedBack());
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void endOfStreamOnAHalfClosedSessionDoesNotSpinTheLoop() throws Exception {
+        try (ProxyHarness h = new ProxyHarness()) {
+            // the backend never answers and never closes: the session stays half-closed
+            TcpServer silent = h.add(new TcpServer(s -> {
+                s.getInputStream().readAllBytes();
+                try {
+                    Thread.sleep(5_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            Proxy p = h.start("proxy.backends", silent.address(), "proxy.workers", "1", "proxy.halfclosed.timeout", "0");
+            EventLoop loop = p.loops()[0];
+            try (Socket s = connect(p, null)) {
+                s.shutdownOutput(); // read() == -1 on the balancer's client socket from now on
+                Thread.sleep(200);
+                long before = loop.busyNanos();
+                Thread.sleep(1000);
+                long busyMs = (loop.busyNanos() - before) / 1_000_000;
+                assertTrue(busyMs < 50, "the loop worked " + busyMs + " ms in a second with one half-closed session");
+                assertEquals(1, p.sessions());
+            }
+        }
+    }
+
+    /**
+     * Out of descriptors (the balancer in a child JVM under ulimit -n 256): accepting pauses instead of spinning,
+     * the sessions already open keep working, and new clients are served again once descriptors free up.
+     */
+    @Test
+    void outOfDescriptorsPausesAcceptingWithoutSpinningAndRecovers() throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
+        try (TcpServer backend = TcpServer.named("b")) {
+            String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+            String cmd = "ulimit -n 256 && exec '" + java + "' -Xmx128m -XX:-MaxFDLimit -Dproxy.workers=1"
+                    + " -Dproxy.backends=" + backend.address() + " -Dproxy.listen=127.0.0.1:" + port
+                    + " -Dproxy.backlog=512 -cp '" + System.getProperty("java.class.path") + "' " + Main.class.getName();
+            Process p = new ProcessBuilder("bash", "-c", cmd).redirectErrorStream(true).start();
+            List<Socket> clients = new ArrayList<>();
+            try {
+                BufferedReader log = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                String line;
+                while ((line = log.readLine()) != null && !line.contains("accepting on")) {
+                    // start-up
+                }
+                List<String> lines = new ArrayList<>();
+                Thread drain = new Thread(() -> log.lines().forEach(l -> {
+                    synchronized (lines) {
+                        lines.add(l);
+                    }
+                }));
+                drain.setDaemon(true);
+                drain.start();
+                List<Socket> early = new ArrayList<>();
+                for (int i = 0; i < 10; i++) {
+                    Socket s = new Socket(InetAddress.getLoopbackAddress(), port);
+                    s.setSoTimeout(10_000);
+                    assertEquals("b", readLine(s.getInputStream()));
+                    early.add(s);
+                }
+                // flood: far more clients than 256 descriptors allow; the kernel queues them in the backlog
+                for (int i = 0; i < 300; i++) {
+                    Socket s = new Socket();
+                    s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 2000);
+                    clients.add(s);
+                }
+                Thread.sleep(500);
+                long pid = p.pid();
+                long cpu0 = cpuTicks(pid);
+                Thread.sleep(2000);
+                long cpuMs = (cpuTicks(pid) - cpu0) * 10; // 100 ticks a second on Linux
+                assertTrue(cpuMs < 400, "balancer CPU while saturated: " + cpuMs + " ms in 2 s (no busy loop)");
+                for (Socket s : early) {
+                    s.getOutputStream().write("ping\n".getBytes());
+                    assertEquals("ping", readLine(s.getInputStream()), "sessions already open keep echoing");
+                }
+                synchronized (lines) {
+                    assertTrue(lines.stream().anyMatch(l -> l.contains("pausing accepts")
+                            || l.contains("Too many open files")), "the fault was met and logged: " + lines);
+                }
+                for (Socket s : clients) {
+                    s.close();
+                }
+                clients.clear();
+                Thread.sleep(500);
+                try (Socket again = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                    again.setSoTimeout(10_000);
+                    assertEquals("b", readLine(again.getInputStream()), "served again once descriptors freed up");
+                }
+                for (Socket s : early) {
+                    s.close();
+                }
+            } finally {
+                for (Socket s : clients) {
+                    s.close();
+                }
+                p.toHandle().destroy();
+                assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+            }
+        }
+    }
+
+    static long cpuTicks(long pid) throws Exception {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+}
