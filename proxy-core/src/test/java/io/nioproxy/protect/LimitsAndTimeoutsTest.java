@@ -70,6 +70,49 @@ class LimitsAndTimeoutsTest {
     }
 
     @Test
+    void processWideMaxconnCountsEveryListener() throws Exception {
+        TcpServer b = h.add(TcpServer.named("b"));
+        Proxy p = h.start("proxy.listeners", "one,two", "proxy.backends", b.address(), "proxy.maxconn.global", "2",
+                "proxy.listener.one.listen", "127.0.0.1:0", "proxy.listener.two.listen", "127.0.0.1:0",
+                "proxy.workers", "1");
+        Socket a = new Socket("127.0.0.1", p.listener("one").boundAddress().getPort());
+        Socket c = new Socket("127.0.0.1", p.listener("two").boundAddress().getPort());
+        a.setSoTimeout(5000);
+        c.setSoTimeout(5000);
+        assertEquals("b", readLine(a.getInputStream()));
+        assertEquals("b", readLine(c.getInputStream()));
+        try (Socket third = new Socket("127.0.0.1", p.listener("one").boundAddress().getPort())) {
+            third.setSoTimeout(400);
+            assertTrue(readLineOrNull(third) == null, "a third session waits: the process is at its limit");
+            c.close(); // a session of the *other* listener ends
+            third.setSoTimeout(5000);
+            assertEquals("b", readLine(third.getInputStream()));
+        }
+        a.close();
+    }
+
+    @Test
+    void idleTimeoutClosesASilentConnection() throws Exception {
+        TcpServer b = h.add(TcpServer.echo());
+        Proxy p = h.start("proxy.backends", b.address(), "proxy.idle.timeout", "300ms");
+        long start = System.nanoTime();
+        try (Socket s = connect(p, null)) { // slowloris on an idle connection: connect, then say nothing
+            assertEquals(-1, readOrReset(s));
+        }
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        assertTrue(ms >= 250 && ms < 3000, "idle timeout 300 ms, closed after " + ms);
+        assertEquals(1, p.listeners().get(0).route().closedFor(Session.CloseReason.IDLE_TIMEOUT));
+        // a session that keeps talking is not idle
+        try (Socket s = connect(p, null)) {
+            for (int i = 0; i < 8; i++) {
+                s.getOutputStream().write(7);
+                assertEquals(7, readOrReset(s));
+                Thread.sleep(100);
+            }
+        }
+    }
+
+    @Test
     void fullBackendSpillsToTheNextChoice() throws Exception {
         TcpServer a = h.add(TcpServer.named("a"));
         TcpServer b = h.add(TcpServer.named("b"));
