@@ -4,7 +4,6 @@ import io.nioproxy.testing.TcpServer;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.InetAddress;
@@ -32,15 +31,10 @@ class MainTest {
     }
 
     static ProcessBuilder java(List<String> props, String... args) {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
-        cmd.add("-Xmx128m");
-        cmd.addAll(props);
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Main.class.getName());
-        cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd);
+        List<String> jvm = new ArrayList<>();
+        jvm.add("-Xmx128m");
+        jvm.addAll(props);
+        return new ProcessBuilder(io.nioproxy.testing.ChildBalancer.command(jvm, args));
     }
 
     static Result run(List<String> props, String... args) throws Exception {

@@ -1,18 +1,14 @@
 package io.nioproxy.it;
 
-import io.nioproxy.Main;
+import io.nioproxy.testing.ChildBalancer;
 import io.nioproxy.testing.TcpServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.File;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -43,20 +39,12 @@ class DnsDiscoveryTest {
         Files.writeString(hosts, "127.0.0.2 backends.test\n");
         try (TcpServer two = TcpServer.named("at-2", new InetSocketAddress("127.0.0.2", backendPort));
              TcpServer three = TcpServer.named("at-3", new InetSocketAddress("127.0.0.3", backendPort))) {
-            List<String> cmd = List.of(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
-                    "-Xmx128m", "-Djdk.net.hosts.file=" + hosts, "-Dproxy.backends=backends.test:" + backendPort,
-                    "-Dproxy.listen=127.0.0.1:" + port, "-Dproxy.dns.refresh=200ms", "-Dproxy.balance=round-robin",
-                    "-cp", System.getProperty("java.class.path"), Main.class.getName());
+            List<String> cmd = ChildBalancer.command(List.of("-Xmx128m", "-Djdk.net.hosts.file=" + hosts,
+                    "-Dproxy.backends=backends.test:" + backendPort, "-Dproxy.listen=127.0.0.1:" + port,
+                    "-Dproxy.dns.refresh=200ms", "-Dproxy.balance=round-robin"));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             try {
-                BufferedReader log = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-                String line;
-                while ((line = log.readLine()) != null && !line.contains("accepting on")) {
-                    // start-up lines
-                }
-                Thread drain = new Thread(() -> log.lines().forEach(l -> { }));
-                drain.setDaemon(true);
-                drain.start();
+                ChildBalancer.awaitAccepting(p, null);
                 assertEquals(Set.of("at-2"), reached(port, 4));
 
                 Files.writeString(hosts, "127.0.0.3 backends.test\n");

@@ -3,6 +3,7 @@ package io.nioproxy.protect;
 import io.nioproxy.Main;
 import io.nioproxy.Proxy;
 import io.nioproxy.loop.EventLoop;
+import io.nioproxy.testing.ChildBalancer;
 import io.nioproxy.testing.FaultProxy;
 import io.nioproxy.testing.ProxyHarness;
 import io.nioproxy.testing.TcpServer;
@@ -10,16 +11,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -135,26 +132,15 @@ class FaultsTest {
             port = free.getLocalPort();
         }
         try (TcpServer backend = TcpServer.named("b")) {
-            String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+            String java = ChildBalancer.javaBinary();
             String cmd = "ulimit -n 256 && exec '" + java + "' -Xmx128m -XX:-MaxFDLimit -Dproxy.workers=1"
                     + " -Dproxy.backends=" + backend.address() + " -Dproxy.listen=127.0.0.1:" + port
                     + " -Dproxy.backlog=512 -cp '" + System.getProperty("java.class.path") + "' " + Main.class.getName();
             Process p = new ProcessBuilder("bash", "-c", cmd).redirectErrorStream(true).start();
             List<Socket> clients = new ArrayList<>();
             try {
-                BufferedReader log = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-                String line;
-                while ((line = log.readLine()) != null && !line.contains("accepting on")) {
-                    // start-up
-                }
                 List<String> lines = new ArrayList<>();
-                Thread drain = new Thread(() -> log.lines().forEach(l -> {
-                    synchronized (lines) {
-                        lines.add(l);
-                    }
-                }));
-                drain.setDaemon(true);
-                drain.start();
+                ChildBalancer.awaitAccepting(p, lines);
                 List<Socket> early = new ArrayList<>();
                 for (int i = 0; i < 10; i++) {
                     Socket s = new Socket(InetAddress.getLoopbackAddress(), port);

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 
 import static io.nioproxy.testing.ProxyHarness.await;
 import static io.nioproxy.testing.ProxyHarness.connect;
+import static io.nioproxy.testing.ProxyHarness.readOrReset;
 import static io.nioproxy.testing.ProxyHarness.readLine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -133,7 +134,7 @@ class LimitsAndTimeoutsTest {
         assertEquals(2, onA);
         assertEquals(2, onB);
         try (Socket fifth = connect(p, "127.0.0.9")) {
-            assertEquals(-1, LimitsAndTimeoutsTest.readOrReset(fifth), "every backend full: the client is closed");
+            assertEquals(-1, readOrReset(fifth), "every backend full: the client is closed");
         }
         for (Backend be : p.listeners().get(0).backends()) {
             assertEquals(2, be.active());
@@ -256,12 +257,4 @@ class LimitsAndTimeoutsTest {
         }
     }
 
-    static int readOrReset(Socket s) throws Exception {
-        s.setSoTimeout(5000);
-        try {
-            return s.getInputStream().read();
-        } catch (java.net.SocketException reset) {
-            return -1;
-        }
-    }
 }

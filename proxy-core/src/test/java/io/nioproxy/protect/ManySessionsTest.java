@@ -1,15 +1,12 @@
 package io.nioproxy.protect;
 
-import io.nioproxy.Main;
+import io.nioproxy.testing.ChildBalancer;
 import io.nioproxy.testing.Http;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
-import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -19,7 +16,6 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -151,21 +147,13 @@ class ManySessionsTest {
         int adminPort = freePort();
         InetSocketAddress admin = new InetSocketAddress(InetAddress.getLoopbackAddress(), adminPort);
         try (NioEcho echo = new NioEcho()) {
-            List<String> cmd = List.of(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
-                    "-Xmx256m", "-Dproxy.workers=2", "-Dproxy.backends=127.0.0.1:" + echo.port(),
-                    "-Dproxy.listen=127.0.0.1:" + port, "-Dproxy.admin=127.0.0.1:" + adminPort,
-                    "-cp", System.getProperty("java.class.path"), Main.class.getName());
+            List<String> cmd = ChildBalancer.command(List.of("-Xmx256m", "-Dproxy.workers=2",
+                    "-Dproxy.backends=127.0.0.1:" + echo.port(), "-Dproxy.listen=127.0.0.1:" + port,
+                    "-Dproxy.admin=127.0.0.1:" + adminPort));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             List<Socket> open = new ArrayList<>();
             try {
-                BufferedReader log = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-                String line;
-                while ((line = log.readLine()) != null && !line.contains("accepting on")) {
-                    // start-up
-                }
-                Thread drain = new Thread(() -> log.lines().forEach(l -> { }));
-                drain.setDaemon(true);
-                drain.start();
+                ChildBalancer.awaitAccepting(p, null);
                 Http.request(admin, "GET", "/healthz");
                 long fdBaseline = fds(p.pid());
 

@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 
 import static io.nioproxy.testing.ProxyHarness.await;
 import static io.nioproxy.testing.ProxyHarness.connect;
+import static io.nioproxy.testing.ProxyHarness.readOrReset;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -161,12 +162,4 @@ class ProxyProtocolIntegrationTest {
         assertArrayEquals("plain".getBytes(), (byte[]) second[1]);
     }
 
-    static int readOrReset(Socket s) throws Exception {
-        s.setSoTimeout(5000);
-        try {
-            return s.getInputStream().read();
-        } catch (java.net.SocketException reset) {
-            return -1;
-        }
-    }
 }

@@ -75,6 +75,16 @@ public final class ProxyHarness implements AutoCloseable {
         return new String(sb.toString().getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.US_ASCII);
     }
 
+    /** The next byte, or -1 at the end of the stream — a reset counts as an end too (both are a closed session). */
+    public static int readOrReset(Socket s) throws IOException {
+        s.setSoTimeout(5000);
+        try {
+            return s.getInputStream().read();
+        } catch (java.net.SocketException reset) {
+            return -1;
+        }
+    }
+
     public static void await(String what, Duration within, BooleanSupplier condition) {
         long deadline = System.nanoTime() + within.toNanos();
         while (!condition.getAsBoolean()) {

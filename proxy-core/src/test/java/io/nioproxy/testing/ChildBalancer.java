@@ -1,0 +1,57 @@
+package io.nioproxy.testing;
+
+import io.nioproxy.Main;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Runs the balancer's real command line in a child JVM (its own descriptors, signals and exit status). */
+public final class ChildBalancer {
+    private ChildBalancer() {
+    }
+
+    /** {@code java [jvmArgs] -cp <test classpath> io.nioproxy.Main [args]}. */
+    public static List<String> command(List<String> jvmArgs, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(javaBinary());
+        cmd.addAll(jvmArgs);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    public static String javaBinary() {
+        return System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+    }
+
+    /**
+     * Reads the child's merged output up to the line saying it accepts clients, then drains the rest on a daemon
+     * thread into {@code rest} (may be null) so the child never blocks on a full pipe.
+     */
+    public static void awaitAccepting(Process p, List<String> rest) throws IOException {
+        BufferedReader log = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = log.readLine()) != null && !line.contains("accepting on")) {
+            // start-up lines
+        }
+        if (line == null) {
+            throw new IOException("the balancer exited before accepting");
+        }
+        Thread drain = new Thread(() -> log.lines().forEach(l -> {
+            if (rest != null) {
+                synchronized (rest) {
+                    rest.add(l);
+                }
+            }
+        }), "child-balancer-log");
+        drain.setDaemon(true);
+        drain.start();
+    }
+}
