@@ -53,9 +53,10 @@ public final class Main {
             }
             ProxyConfig config = Settings.fromSystem().build();
             followDns(config);
+            String warmUp = WarmUp.run(config.warmUpRoundTrips());
             Proxy proxy = Proxy.start(config);
             // Logged once bound, so that a start-up error is the only line a failed start prints.
-            Log.info("nioproxy started: " + Settings.describe(config));
+            Log.info("nioproxy started (" + warmUp + "): " + Settings.describe(config));
             CountDownLatch stopped = stopOnShutdown(proxy);
             logListeners(proxy);
             await(stopped);

@@ -16,11 +16,12 @@ import java.util.List;
  * @param accessLog         access-log target (stdout, stderr, a path); null = off
  * @param accessLogInterimNanos interim line interval for long sessions; 0 = none
  * @param maxConnGlobal     sessions of the whole process at once; 0 = no limit
+ * @param warmUpRoundTrips  round trips of the start-up JIT warm-up ({@code Main} only); 0 = none
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
                           List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
                           long shutdownPaceNanos, String accessLog, long accessLogInterimNanos,
-                          int maxConnGlobal) {
+                          int maxConnGlobal, int warmUpRoundTrips) {
 
     public ProxyConfig {
         listeners = List.copyOf(listeners);

@@ -115,6 +115,9 @@ public final class Settings {
     public static final Key HEALTH_CLOSE_GRACE = new Key("health.close.grace", Scope.LISTENER, "0",
             "with health.on.down=close: delay before the sessions are closed");
 
+    public static final Key WARMUP = new Key("warmup", Scope.GLOBAL, "20000",
+            "round trips run through a private loopback balancer at start so the JIT has compiled the data path"
+                    + " before the first client (0 = off)");
     public static final Key MAXCONN_GLOBAL = new Key("maxconn.global", Scope.GLOBAL, "0",
             "sessions of the whole process at once (0 = no limit); past it, accepting pauses");
     public static final Key PROXY_SEND = new Key("proxyprotocol.send", Scope.LISTENER, "off",
@@ -146,7 +149,7 @@ public final class Settings {
 
     /** Every known key, in documentation order. */
     public static final List<Key> KEYS = List.of(CONFIG, WORKERS, LISTENERS, BUFFER_SIZE, POOL_BYTES, ACCEPT,
-            ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM,
+            ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM, WARMUP,
             LISTEN, BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG,
             TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX, DRAIN_TIMEOUT,
             HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT, HEALTH_HOLDDOWN,
@@ -238,8 +241,9 @@ public final class Settings {
         }
         long interim = Durations.parseNanos(ACCESS_LOG_INTERIM.property(), get(ACCESS_LOG_INTERIM));
         int maxConnGlobal = intValue(MAXCONN_GLOBAL.property(), get(MAXCONN_GLOBAL), 0, Integer.MAX_VALUE);
+        int warmup = intValue(WARMUP.property(), get(WARMUP), 0, 10_000_000);
         return new ProxyConfig(workers, (int) buffer, pool, accept, listeners, admin, shutdownTimeout, shutdownPace,
-                accessLog, interim, maxConnGlobal);
+                accessLog, interim, maxConnGlobal, warmup);
     }
 
     private List<String> listenerNames() {
