@@ -138,8 +138,8 @@ public final class Settings {
             "once one side sent FIN, close after this long with no byte either way (0 = never)");
     public static final Key MAX_AGE = new Key("session.max.age", Scope.LISTENER, "0",
             "close any session this old (0 = never)");
-    public static final Key KEEPALIVE = new Key("tcp.keepalive", Scope.LISTENER, "true",
-            "SO_KEEPALIVE on both legs, so half-open peers are found");
+    public static final Key KEEPALIVE = new Key("tcp.keepalive", Scope.LISTENER, "false",
+            "SO_KEEPALIVE on both legs, so half-open peers are found (on by itself when a tcp.keepalive.* timing is set)");
     public static final Key KEEPALIVE_IDLE = new Key("tcp.keepalive.idle", Scope.LISTENER, "0",
             "TCP_KEEPIDLE in seconds (0 = the kernel's, 7200 on Linux)");
     public static final Key KEEPALIVE_INTERVAL = new Key("tcp.keepalive.interval", Scope.LISTENER, "0",
@@ -384,7 +384,7 @@ public final class Settings {
                 intValue(listenerKey(name, CLIENT_MAXCONN, single), lget(name, CLIENT_MAXCONN, single), 0, Integer.MAX_VALUE),
                 intValue(listenerKey(name, CLIENT_RATE, single), lget(name, CLIENT_RATE, single), 0, Integer.MAX_VALUE),
                 dur(name, HALFCLOSED_TIMEOUT, single), dur(name, MAX_AGE, single),
-                boolValue(listenerKey(name, KEEPALIVE, single), lget(name, KEEPALIVE, single)),
+                keepAlive(name, single),
                 intValue(listenerKey(name, KEEPALIVE_IDLE, single), lget(name, KEEPALIVE_IDLE, single), 0, 32767),
                 intValue(listenerKey(name, KEEPALIVE_INTERVAL, single), lget(name, KEEPALIVE_INTERVAL, single), 0, 32767),
                 intValue(listenerKey(name, KEEPALIVE_COUNT, single), lget(name, KEEPALIVE_COUNT, single), 0, 127));
@@ -395,6 +395,25 @@ public final class Settings {
         return new ListenerConfig(name, listen, backends, balance, connectTimeout, idleTimeout, attempts, backlog,
                 noDelay, rcv, snd, health, affinityTtl, affinityMax, file, dur(name, DNS_REFRESH, single),
                 dur(name, DRAIN_TIMEOUT, single), protection);
+    }
+
+    /**
+     * Off by default, as in HAProxy ({@code option tcpka}) and nginx ({@code so_keepalive}): with the kernel's
+     * timing (two hours idle) it finds nothing in time and costs two setsockopt calls per session. Giving any of the
+     * timings turns it on, since that is what they are for.
+     */
+    private boolean keepAlive(String name, boolean single) {
+        String explicit = values.containsKey(listenerKey(name, KEEPALIVE, single)) ? lget(name, KEEPALIVE, single) : null;
+        if (explicit != null) {
+            return boolValue(listenerKey(name, KEEPALIVE, single), explicit);
+        }
+        for (Key k : List.of(KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)) {
+            String v = lget(name, k, single);
+            if (v != null && !v.trim().equals("0")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private long dur(String name, Key key, boolean single) {

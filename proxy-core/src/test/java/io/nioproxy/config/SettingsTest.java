@@ -150,6 +150,15 @@ class SettingsTest {
     }
 
     @Test
+    void keepaliveIsOffUnlessAskedForOrATimingIsGiven() {
+        assertFalse(build("proxy.backends", "h:1").listeners().get(0).protection().keepAlive());
+        assertTrue(build("proxy.backends", "h:1", "proxy.tcp.keepalive", "true").listeners().get(0).protection().keepAlive());
+        assertTrue(build("proxy.backends", "h:1", "proxy.tcp.keepalive.idle", "60").listeners().get(0).protection().keepAlive());
+        assertFalse(build("proxy.backends", "h:1", "proxy.tcp.keepalive", "false", "proxy.tcp.keepalive.idle", "60")
+                .listeners().get(0).protection().keepAlive(), "an explicit false wins");
+    }
+
+    @Test
     void durations() {
         assertEquals(0, Durations.parseNanos("k", "0"));
         assertEquals(250_000_000L, Durations.parseNanos("k", "250ms"));
