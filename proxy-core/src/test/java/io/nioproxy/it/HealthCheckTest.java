@@ -86,7 +86,8 @@ class HealthCheckTest {
         assertEquals("still here", echoOnce(onB, "still here"), "a session on another backend is untouched");
 
         try (TcpServer again = h.add(TcpServer.named("a-again", new InetSocketAddress(InetAddress.getLoopbackAddress(), aPort)))) {
-            await("backend a back up", Duration.ofSeconds(5), () -> ba.state() == Backend.State.UP);
+            await("backend a back up and in the table", Duration.ofSeconds(5), () -> ba.state() == Backend.State.UP
+                    && p.listeners().get(0).route().balancer().backends().backends().contains(ba));
             Set<String> seen = new HashSet<>();
             for (int i = 0; i < 10; i++) {
                 try (Socket s = connect(p, null)) {
@@ -130,7 +131,9 @@ class HealthCheckTest {
         // Maglev moves (almost) only the failed backend's keys; a couple of others may change hands (<= 2%)
         assertTrue(othersMoved <= 3, "clients of other backends that moved: " + othersMoved + " of 90");
         try (TcpServer back = h.add(TcpServer.named("s1", new InetSocketAddress(InetAddress.getLoopbackAddress(), port1)))) {
-            await("s1 up", Duration.ofSeconds(3), () -> b1.state() == Backend.State.UP);
+            // the state flips first, the new table is published a moment later: wait for both
+            await("s1 up and back in the table", Duration.ofSeconds(3), () -> b1.state() == Backend.State.UP
+                    && p.listeners().get(0).route().balancer().backends().backends().contains(b1));
             for (var e : before.entrySet()) {
                 assertEquals(e.getValue(), name(p, e.getKey()), "every client is back where it was");
             }
