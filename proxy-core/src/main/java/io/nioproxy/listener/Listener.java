@@ -59,16 +59,14 @@ public final class Listener {
     /** @param loops event loops (per-loop recorders) */
     public Listener(ListenerConfig config, int loops) {
         this.config = config;
-        String key = config.name().equals("default") ? Settings.BACKENDS.property()
-                : Settings.LISTENER_PREFIX + config.name() + "." + Settings.BACKENDS.name();
+        String key = keyFor(Settings.BACKENDS);
         AffinityTable affinity = config.affinityTtlNanos() > 0 && config.balance() == BalancePolicy.SOURCE_IP
                 ? new AffinityTable(config.affinityMax(), config.affinityTtlNanos()) : null;
         BackendRegistry registry = new BackendRegistry(config.name(),
                 new Balancer(config.balance(), List.of(), affinity), affinity);
         List<BackendSpec> specs = config.backends();
         if (config.backendsFile() != null) {
-            key = config.name().equals("default") ? Settings.BACKENDS_FILE.property()
-                    : Settings.LISTENER_PREFIX + config.name() + "." + Settings.BACKENDS_FILE.name();
+            key = keyFor(Settings.BACKENDS_FILE);
             try {
                 specs = BackendsFile.read(Path.of(config.backendsFile()));
             } catch (ConfigException e) {
@@ -175,6 +173,7 @@ public final class Listener {
         }
     }
 
+    /** The property a listener key of this listener is read from, for error messages. */
     private String keyFor(Settings.Key key) {
         return config.name().equals("default") ? key.property()
                 : Settings.LISTENER_PREFIX + config.name() + "." + key.name();

@@ -25,7 +25,6 @@ public final class Route {
     final LongAdder connectFailures = new LongAdder();
     final LongAdder connectTimeouts = new LongAdder();
     final LongAdder closed = new LongAdder();
-    final LongAdder resets = new LongAdder();
     private final LongAdder[] closedByReason = new LongAdder[Session.CloseReason.values().length];
     final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
     /** Sessions of every listener of the process (shared by all routes), for {@code proxy.maxconn.global}. */
@@ -171,6 +170,8 @@ public final class Route {
 
     /** Sessions ended by a reset on either side (carried to the other). */
     public long resets() {
-        return resets.sum();
+        // derived from the per-reason counts: the endings that close with SO_LINGER 0
+        return closedFor(Session.CloseReason.CLIENT_RESET) + closedFor(Session.CloseReason.BACKEND_RESET)
+                + closedFor(Session.CloseReason.ERROR);
     }
 }

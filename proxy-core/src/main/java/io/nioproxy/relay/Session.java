@@ -98,8 +98,9 @@ public final class Session {
     private int attempts;
     /** The target backend counts this session as active (from connect start to close). */
     private boolean reserved;
-    /** A per-client limit slot is held. */
+    /** A per-client limit slot is held, under this client-address hash. */
     private boolean limitHeld;
+    private long limitKey;
     /** The client is not trusted to send a PROXY header: refuse one if its first bytes are one. */
     private boolean refuseProxyHeader;
     /** The address the client connected to, as a PROXY header carried it (null: the socket's own). */
@@ -174,6 +175,7 @@ public final class Session {
                 return;
             }
             limitHeld = true;
+            limitKey = addressHash;
         }
         if (policy == BalancePolicy.SOURCE_IP) {
             clientHash = addressHash;
@@ -583,13 +585,10 @@ public final class Session {
             reserved = false;
         }
         if (limitHeld) {
-            route.clientLimiter.release(Hashing.clientHash(clientAddress.getAddress(), -1));
+            route.clientLimiter.release(limitKey);
             limitHeld = false;
         }
         route.sessionEnded(reason);
-        if (reset) {
-            route.resets.increment();
-        }
         if (wasRelaying) {
             route.recordSessionDuration(table.loop().index(), table.loop().now() - startNanos);
         }
