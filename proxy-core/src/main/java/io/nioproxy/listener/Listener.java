@@ -132,19 +132,18 @@ public final class Listener {
             if (perLoop && wanted.getPort() != 0) {
                 // SO_REUSEPORT sockets of one user share a port silently; bind once without it first, so that a
                 // port already taken by anything (another nioproxy included) is an error, as without reuseport.
-                try (ServerSocketChannel probe = ServerSocketChannel.open()) {
+                try (ServerSocketChannel probe = ServerSocketChannel.open(SocketOptions.familyOf(wanted.getAddress()))) {
                     probe.bind(wanted);
                 }
             }
             int count = perLoop ? loops.length : 1;
             for (int i = 0; i < count; i++) {
-                ServerSocketChannel server = ServerSocketChannel.open();
+                ServerSocketChannel server = SocketOptions.openListener(wanted, config);
                 try {
                     if (perLoop) {
                         server.setOption(StandardSocketOptions.SO_REUSEPORT, true);
                     }
                     server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                    SocketOptions.applyBuffers(server, config);
                     server.configureBlocking(false);
                     server.bind(i == 0 ? wanted : boundAddress, config.backlog());
                 } catch (IOException | RuntimeException e) {

@@ -274,7 +274,7 @@ public final class Session {
             connectStartNanos = table.loop().now();
             SocketChannel ch;
             try {
-                ch = SocketChannel.open();
+                ch = SocketOptions.openBackend(b.address());
             } catch (IOException | RuntimeException e) {
                 // Out of descriptors here, not a fault of the backend: no blame for it (passive health would
                 // otherwise take healthy backends out), no retry that would fail the same way; the client goes.
@@ -284,7 +284,7 @@ public final class Session {
             backend.channel = ch;
             try {
                 ch.configureBlocking(false);
-                SocketOptions.applyToSession(ch, c);
+                SocketOptions.applyToBackend(ch, c);
                 backend.key = table.loop().register(ch, 0, backend);
                 backend.interest = 0;
                 if (ch.connect(b.address())) {

@@ -177,7 +177,7 @@ public final class SessionTable implements LoopService {
         route.sessionStarted();
         try {
             channel.configureBlocking(false);
-            SocketOptions.applyToSession(channel, route.config());
+            SocketOptions.applyToClient(channel, route.config());
         } catch (IOException | RuntimeException e) {
             // the client went away between accept and here: nothing to relay
             try {

@@ -232,7 +232,7 @@ class LimitsAndTimeoutsTest {
         var c = io.nioproxy.config.Settings.from(props("proxy.backends", "127.0.0.1:1", "proxy.tcp.keepalive.idle", "60",
                 "proxy.tcp.keepalive.interval", "10", "proxy.tcp.keepalive.count", "4")).build().listeners().get(0);
         try (SocketChannel ch = SocketChannel.open()) {
-            SocketOptions.applyToSession(ch, c);
+            SocketOptions.applyToBackend(ch, c);
             assertTrue(ch.getOption(StandardSocketOptions.SO_KEEPALIVE));
             assertEquals(60, ch.getOption(jdk.net.ExtendedSocketOptions.TCP_KEEPIDLE));
             assertEquals(10, ch.getOption(jdk.net.ExtendedSocketOptions.TCP_KEEPINTERVAL));
