@@ -111,7 +111,8 @@ public final class Proxy implements AutoCloseable {
         }
         for (int i = 0; i < loops.length; i++) {
             try {
-                loops[i] = new EventLoop(i, new BufferPool(config.bufferBytes(), config.poolBytesPerLoop()));
+                loops[i] = new EventLoop(i, new BufferPool(config.bufferBytes(), config.poolBytesPerLoop()),
+                        config.io() == io.nioproxy.config.IoMode.EPOLL);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot open a selector", e);
             }

@@ -17,11 +17,12 @@ import java.util.List;
  * @param accessLogInterimNanos interim line interval for long sessions; 0 = none
  * @param maxConnGlobal     sessions of the whole process at once; 0 = no limit
  * @param warmUpRoundTrips  round trips of the start-up JIT warm-up ({@code Main} only); 0 = none
+ * @param io                how the loops drive sockets (java.nio or direct epoll calls)
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
                           List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
                           long shutdownPaceNanos, String accessLog, long accessLogInterimNanos,
-                          int maxConnGlobal, int warmUpRoundTrips) {
+                          int maxConnGlobal, int warmUpRoundTrips, IoMode io) {
 
     public ProxyConfig {
         listeners = List.copyOf(listeners);

@@ -1,6 +1,7 @@
 package io.nioproxy.config;
 
 import io.nioproxy.balance.BalancePolicy;
+import io.nioproxy.sys.Linux;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -53,6 +54,9 @@ public final class Settings {
             "most direct memory one loop's buffer pool may hold; past it, reads wait for a free buffer");
     public static final Key ACCEPT = new Key("accept", Scope.GLOBAL, "reuseport",
             "reuseport (a listening socket per loop, SO_REUSEPORT) or acceptor (loop 0 accepts and hands off)");
+
+    public static final Key IO = new Key("io", Scope.GLOBAL, "auto",
+            "auto (epoll where available: Linux, JDK 22+), epoll (direct Linux calls), or nio (java.nio selectors)");
 
     public static final Key LISTEN = new Key("listen", Scope.LISTENER, "0.0.0.0:8080", "HOST:PORT to accept clients on");
     public static final Key BACKENDS = new Key("backends", Scope.LISTENER, null,
@@ -148,7 +152,7 @@ public final class Settings {
             "TCP_KEEPCOUNT (0 = the kernel's)");
 
     /** Every known key, in documentation order. */
-    public static final List<Key> KEYS = List.of(CONFIG, WORKERS, LISTENERS, BUFFER_SIZE, POOL_BYTES, ACCEPT,
+    public static final List<Key> KEYS = List.of(CONFIG, WORKERS, LISTENERS, BUFFER_SIZE, POOL_BYTES, ACCEPT, IO,
             ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM, WARMUP,
             LISTEN, BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG,
             TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX, DRAIN_TIMEOUT,
@@ -219,6 +223,18 @@ public final class Settings {
             case "acceptor" -> AcceptMode.ACCEPTOR;
             default -> throw ConfigException.bad(ACCEPT.property(), get(ACCEPT), "expected reuseport or acceptor");
         };
+        IoMode ioMode = switch (get(IO).toLowerCase(Locale.ROOT)) {
+            case "auto" -> Linux.AVAILABLE ? IoMode.EPOLL : IoMode.NIO;
+            case "nio" -> IoMode.NIO;
+            case "epoll" -> {
+                if (!Linux.AVAILABLE) {
+                    throw ConfigException.bad(IO.property(), get(IO),
+                            "epoll is not available here: " + Linux.UNAVAILABLE_REASON);
+                }
+                yield IoMode.EPOLL;
+            }
+            default -> throw ConfigException.bad(IO.property(), get(IO), "expected auto, epoll or nio");
+        };
 
         List<ListenerConfig> listeners = new ArrayList<>();
         for (String name : listenerNames) {
@@ -243,7 +259,7 @@ public final class Settings {
         int maxConnGlobal = intValue(MAXCONN_GLOBAL.property(), get(MAXCONN_GLOBAL), 0, Integer.MAX_VALUE);
         int warmup = intValue(WARMUP.property(), get(WARMUP), 0, 10_000_000);
         return new ProxyConfig(workers, (int) buffer, pool, accept, listeners, admin, shutdownTimeout, shutdownPace,
-                accessLog, interim, maxConnGlobal, warmup);
+                accessLog, interim, maxConnGlobal, warmup, ioMode);
     }
 
     private List<String> listenerNames() {
@@ -491,6 +507,7 @@ public final class Settings {
                 .append(" buffer.size=").append(c.bufferBytes())
                 .append(" buffer.pool.max=").append(c.poolBytesPerLoop())
                 .append(" accept=").append(c.acceptMode().name().toLowerCase(Locale.ROOT))
+                .append(" io=").append(c.io().name().toLowerCase(Locale.ROOT))
                 .append(" admin=").append(c.admin() == null ? "off" : c.admin())
                 .append(" shutdown.timeout=").append(Durations.format(c.shutdownTimeoutNanos()))
                 .append(" shutdown.pace=").append(Durations.format(c.shutdownPaceNanos()))

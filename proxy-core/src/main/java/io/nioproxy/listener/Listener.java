@@ -137,7 +137,19 @@ public final class Listener {
                 }
             }
             int count = perLoop ? loops.length : 1;
-            for (int i = 0; i < count; i++) {
+            for (int i = 0; i < count && loops[0].epollMode(); i++) {
+                RawListenSocket raw = RawListenSocket.open(i == 0 ? wanted : boundAddress, config, perLoop,
+                        config.backlog());
+                if (i == 0) {
+                    boundAddress = raw.bound;
+                }
+                Acceptor a = perLoop
+                        ? new Acceptor(this, loops[i], raw.fd, new SessionTable[] {tables[i]}, new EventLoop[] {loops[i]})
+                        : new Acceptor(this, loops[0], raw.fd, tables, loops);
+                acceptors.add(a);
+                registerOn(perLoop ? loops[i] : loops[0], a);
+            }
+            for (int i = 0; i < count && !loops[0].epollMode(); i++) {
                 ServerSocketChannel server = SocketOptions.openListener(wanted, config);
                 try {
                     if (perLoop) {

@@ -3,6 +3,7 @@ package io.nioproxy.loop;
 import io.nioproxy.buffer.BufferPool;
 import io.nioproxy.log.Log;
 import io.nioproxy.log.LogLimiter;
+import io.nioproxy.sys.Linux;
 import org.jctools.queues.atomic.MpscUnboundedAtomicArrayQueue;
 
 import java.io.IOException;
@@ -67,7 +68,12 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     private final LogLimiter failureLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final SpinDetector spinDetector = new SpinDetector(SPIN_REBUILD_THRESHOLD);
     private final Thread thread;
+    /** java.nio mode: the selector; null in epoll mode. */
     private Selector selector;
+    /** epoll mode ({@code proxy.io=epoll}): the poller and this thread's system calls; null in java.nio mode. */
+    private final EpollPoller epoll;
+    private final Linux.Calls sys;
+    private final java.nio.ByteBuffer scratchAddress = java.nio.ByteBuffer.allocateDirect(32);
     /** 1 while the loop is (about to be) blocked in select; producers CAS it to 0 and wake the selector. */
     @SuppressWarnings("unused") // accessed through SLEEPING
     private volatile int sleeping;
@@ -82,11 +88,64 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     private long busyNanosPlain;
 
     public EventLoop(int index, BufferPool pool) throws IOException {
+        this(index, pool, false);
+    }
+
+    /**
+     * @param epoll drive sockets with direct epoll calls ({@link Linux}; JDK 22+ on Linux) instead of a
+     *              {@link Selector}: sessions and listeners on this loop then use descriptors, not channels
+     */
+    public EventLoop(int index, BufferPool pool, boolean epoll) throws IOException {
         this.index = index;
         this.name = "nioproxy-loop-" + index;
         this.pool = pool;
-        this.selector = Selector.open();
+        if (epoll) {
+            this.sys = Linux.calls();
+            this.epoll = new EpollPoller(sys);
+        } else {
+            this.sys = null;
+            this.epoll = null;
+            this.selector = Selector.open();
+        }
         this.thread = new Thread(this, name);
+    }
+
+    /** Whether this loop runs in epoll mode (descriptors) rather than java.nio mode (channels). */
+    public boolean epollMode() {
+        return epoll != null;
+    }
+
+    /** Epoll mode, loop thread: the system calls (their errno cell belongs to this thread). */
+    public Linux.Calls sys() {
+        return sys;
+    }
+
+    /** Epoll mode, loop thread: a sockaddr-sized direct buffer for one call at a time. */
+    public java.nio.ByteBuffer scratchAddress() {
+        return scratchAddress;
+    }
+
+    /** Epoll mode, loop thread: watch {@code fd} for {@code handler}, with no interest yet. */
+    public void registerFd(int fd, IoHandler handler) {
+        epoll.register(fd, handler);
+    }
+
+    /** Epoll mode, loop thread: the interest of a registered descriptor, in {@link SelectionKey} bits. */
+    public void interestFd(int fd, int ops) throws IOException {
+        epoll.interest(fd, ops);
+    }
+
+    /**
+     * Epoll mode, loop thread: whether the ready event being handled reported an error or hang-up (true outside
+     * event handling, when nothing is known).
+     */
+    public boolean eventBroken() {
+        return epoll.eventBroken();
+    }
+
+    /** Epoll mode, loop thread: forget {@code fd} now and close it once the current batch of events is handled. */
+    public void closeFd(int fd) {
+        epoll.close(fd);
     }
 
     public void start() {
@@ -117,6 +176,9 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
 
     /** Loop thread: register a channel on this loop's selector. */
     public SelectionKey register(SelectableChannel channel, int ops, IoHandler handler) throws IOException {
+        if (selector == null) {
+            throw new IllegalStateException(name + " runs in epoll mode: it takes descriptors, not channels");
+        }
         return channel.register(selector, ops, handler);
     }
 
@@ -145,7 +207,7 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         }
         inbox.offer(task);
         if ((int) SLEEPING.getVolatile(this) == 1 && SLEEPING.compareAndSet(this, 1, 0)) {
-            selector.wakeup();
+            wakeup();
         }
         return true;
     }
@@ -157,10 +219,14 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
 
     /** Any thread: make the loop run a turn now (e.g. so that a channel closed elsewhere is released at once). */
     public void wakeup() {
-        selector.wakeup();
+        if (epoll != null) {
+            epoll.wakeup();
+        } else {
+            selector.wakeup();
+        }
     }
 
-    /** Any thread: times the selector was rebuilt because it kept returning early with nothing to do. */
+    /** Any thread: times the selector was rebuilt (never in epoll mode) because it kept returning early with nothing to do. */
     public long selectorRebuilds() {
         return selectorRebuilds;
     }
@@ -195,6 +261,10 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         BUSY.setRelease(this, busyNanosPlain);
         nowFresh = false;
         SLEEPING.setVolatile(this, 1);
+        if (epoll != null) {
+            epollTurn(timeoutMillis);
+            return;
+        }
         if (!inbox.isEmpty() || !running) {
             // A task arrived after runTasks(): do not block; the producer may have seen sleeping == 0 and skipped
             // the wake-up.
@@ -219,18 +289,45 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         }
     }
 
+    /** The epoll-mode half of {@link #turn}: the same steps, with deferred closes flushed once no batch runs. */
+    private void epollTurn(long timeoutMillis) {
+        epoll.closeDeferred(); // closes made by the tasks run before this turn
+        boolean noWait = !inbox.isEmpty() || !running;
+        if (noWait) {
+            SLEEPING.setOpaque(this, 0);
+        }
+        epoll.poll(noWait ? 0 : timeoutMillis, this);
+        SLEEPING.setOpaque(this, 0);
+        epoll.closeDeferred();
+        if (!nowFresh) {
+            now = System.nanoTime();
+        }
+        runTimers();
+        for (int i = 0, n = services.size(); i < n; i++) {
+            services.get(i).afterSelect(now);
+        }
+        epoll.closeDeferred();
+    }
+
     /** The per-key callback of {@link Selector#select(Consumer, long)}. */
     @Override
     public void accept(SelectionKey key) {
+        IoHandler handler = (IoHandler) key.attachment();
+        if (!dispatch(handler, key.readyOps())) {
+            key.cancel();
+        }
+    }
+
+    /** Runs one ready handler, both modes. False when even its failure handling failed (drop its registration). */
+    boolean dispatch(IoHandler handler, int readyOps) {
         if (!nowFresh) {
             // The first ready key of this select: take the time once, so that every handler of the turn sees when
             // the select woke up (not when the previous one did, which may be a second ago).
             now = System.nanoTime();
             nowFresh = true;
         }
-        IoHandler handler = (IoHandler) key.attachment();
         try {
-            handler.onReady(key, key.readyOps());
+            handler.onReady(readyOps);
         } catch (Throwable t) {
             if (failureLog.allow(now)) {
                 Log.error(name + ": handler failed, closing it (" + failureLog.suppressed() + " more suppressed)", t);
@@ -238,9 +335,10 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
             try {
                 handler.onFailure(t);
             } catch (Throwable again) {
-                key.cancel();
+                return false;
             }
         }
+        return true;
     }
 
     private void runTasks() {
@@ -329,7 +427,7 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     /** Any thread: stop the loop, close every socket and session it holds, and wait for it to finish. */
     public void close() {
         running = false;
-        selector.wakeup();
+        wakeup();
         if (Thread.currentThread() != thread) {
             try {
                 if (!stopped.await(10, TimeUnit.SECONDS)) {
@@ -352,6 +450,11 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         LoopTask task;
         while ((task = inbox.poll()) != null) {
             task.discard();
+        }
+        if (epoll != null) {
+            epoll.forEachRegistered(epoll::close); // listeners (sessions were closed by their table's shutdown)
+            epoll.close();
+            return;
         }
         for (SelectionKey key : selector.keys()) {
             try {

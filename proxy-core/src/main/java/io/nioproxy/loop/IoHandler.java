@@ -3,14 +3,17 @@ package io.nioproxy.loop;
 import java.nio.channels.SelectionKey;
 
 /**
- * What a {@link SelectionKey}'s attachment is: the object that handles its ready events. One of a session's legs,
- * or a listener's acceptor.
+ * What handles a socket's ready events on a loop: one of a session's legs, or a listener's acceptor. In java.nio
+ * mode it is its {@link SelectionKey}'s attachment; in epoll mode the loop finds it by descriptor.
  *
- * <p>Threading: called only on the loop thread that owns the key.
+ * <p>Threading: called only on the loop thread that owns the socket.
  */
 public interface IoHandler {
-    /** The key is ready for {@code readyOps}. Must not throw for I/O errors: handle them and close what they hit. */
-    void onReady(SelectionKey key, int readyOps);
+    /**
+     * The socket is ready for {@code readyOps} ({@link SelectionKey} bits, limited to the interest given). Must not
+     * throw for I/O errors: handle them and close what they hit.
+     */
+    void onReady(int readyOps);
 
     /** Called when {@link #onReady} threw anyway (a bug): close whatever this handler owns, never the loop. */
     void onFailure(Throwable cause);

@@ -3,14 +3,14 @@ package io.nioproxy.relay;
 import io.nioproxy.loop.EventLoop;
 import io.nioproxy.loop.IoHandler;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
-import java.nio.channels.SocketChannel;
 
 /**
  * One socket of a {@link Session} — the client side or the backend side — and the state of the bytes that flow
- * <em>out of</em> it. It is the attachment of its socket's {@link SelectionKey}, so a ready event lands directly on
- * the right side with no lookup.
+ * <em>out of</em> it. It is its socket's event handler (a {@link SelectionKey}'s attachment, or an epoll loop's
+ * entry for the descriptor), so a ready event lands directly on the right side with no lookup.
  *
  * <p>Threading: the owning loop's thread only.
  */
@@ -18,9 +18,9 @@ final class Leg implements IoHandler, EventLoop.KeyOwner {
     final Session session;
     final boolean isClient;
     Leg peer;
-    SocketChannel channel;
-    SelectionKey key;
-    /** Interest ops last given to {@link #key}; compared before every change so that no call is made for nothing. */
+    /** The socket; null before the backend connect starts and after a failed attempt. */
+    Conn conn;
+    /** Interest ops last given to {@link #conn}; compared before every change so that no call is made for nothing. */
     int interest;
     /** Bytes read from this socket and not yet written to the peer (read mode); null when none is in flight. */
     ByteBuffer pending;
@@ -39,7 +39,7 @@ final class Leg implements IoHandler, EventLoop.KeyOwner {
     }
 
     @Override
-    public void onReady(SelectionKey key, int readyOps) {
+    public void onReady(int readyOps) {
         session.onReady(this, readyOps);
     }
 
@@ -50,8 +50,20 @@ final class Leg implements IoHandler, EventLoop.KeyOwner {
 
     @Override
     public void keyMoved(SelectionKey oldKey, SelectionKey newKey) {
-        if (key == oldKey) {
-            key = newKey;
+        if (conn instanceof NioConn nio) {
+            nio.keyMoved(oldKey, newKey);
+        }
+    }
+
+    /** Sets the interest now, whatever the flow state says (header reading, connecting). */
+    void setInterest(int ops) {
+        if (ops != interest && conn != null) {
+            interest = ops;
+            try {
+                conn.interest(ops);
+            } catch (IOException e) {
+                session.close(Session.CloseReason.ERROR);
+            }
         }
     }
 
@@ -64,9 +76,6 @@ final class Leg implements IoHandler, EventLoop.KeyOwner {
         if (peer.pending != null) {
             ops |= SelectionKey.OP_WRITE;
         }
-        if (ops != interest && key != null) {
-            interest = ops;
-            key.interestOps(ops);
-        }
+        setInterest(ops);
     }
 }

@@ -11,10 +11,8 @@ import io.nioproxy.proxyproto.ProxyProtocolParser;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
-import java.nio.channels.SocketChannel;
 
 /**
  * One client connection and the backend connection opened for it: the unit of work of the balancer (HAProxy calls
@@ -126,7 +124,7 @@ public final class Session {
     Session connectingNext;
     boolean inConnectingList;
 
-    Session(SessionTable table, Route route, SocketChannel clientChannel, long nowNanos, long id) {
+    Session(SessionTable table, Route route, Conn clientConn, long nowNanos, long id) {
         this.table = table;
         this.id = id;
         this.startMillis = System.currentTimeMillis();
@@ -134,7 +132,7 @@ public final class Session {
         this.route = route;
         client.peer = backend;
         backend.peer = client;
-        client.channel = clientChannel;
+        client.conn = clientConn;
         this.startNanos = nowNanos;
         this.lastActiveNanos = nowNanos;
     }
@@ -143,8 +141,8 @@ public final class Session {
     void start() {
         var protection = route.config().protection();
         try {
-            client.key = table.loop().register(client.channel, 0, client);
-            clientAddress = (InetSocketAddress) client.channel.getRemoteAddress();
+            client.conn.register(client);
+            clientAddress = client.conn.remoteAddress();
         } catch (IOException | RuntimeException e) {
             close(CloseReason.ERROR);
             return;
@@ -155,8 +153,7 @@ public final class Session {
                 state = HEADER;
                 connectDeadlineNanos = table.loop().now() + protection.proxyHeaderTimeoutNanos();
                 table.addConnecting(this);
-                client.interest = SelectionKey.OP_READ;
-                client.key.interestOps(SelectionKey.OP_READ);
+                client.setInterest(SelectionKey.OP_READ);
                 return;
             }
             refuseProxyHeader = true;
@@ -201,7 +198,7 @@ public final class Session {
         client.pending = null;
         int n;
         try {
-            n = client.channel.read(buf);
+            n = client.conn.read(buf);
         } catch (IOException e) {
             table.giveBuffer(buf);
             failed = client;
@@ -248,8 +245,7 @@ public final class Session {
             table.giveBuffer(buf);
         }
         state = CONNECTING;
-        client.interest = 0;
-        client.key.interestOps(0);
+        client.setInterest(0);
         admitAndConnect();
     }
 
@@ -272,26 +268,23 @@ public final class Session {
             b.reserve();
             reserved = true;
             connectStartNanos = table.loop().now();
-            SocketChannel ch;
+            Conn ch;
             try {
-                ch = SocketOptions.openBackend(b.address());
+                ch = table.openBackend(b.address(), c);
             } catch (IOException | RuntimeException e) {
                 // Out of descriptors here, not a fault of the backend: no blame for it (passive health would
                 // otherwise take healthy backends out), no retry that would fail the same way; the client goes.
                 localFailure();
                 return;
             }
-            backend.channel = ch;
+            backend.conn = ch;
+            backend.interest = 0;
             try {
-                ch.configureBlocking(false);
-                SocketOptions.applyToBackend(ch, c);
-                backend.key = table.loop().register(ch, 0, backend);
-                backend.interest = 0;
+                ch.register(backend);
                 if (ch.connect(b.address())) {
                     connected();
                 } else {
-                    backend.interest = SelectionKey.OP_CONNECT;
-                    backend.key.interestOps(SelectionKey.OP_CONNECT);
+                    backend.setInterest(SelectionKey.OP_CONNECT);
                     connectDeadlineNanos = c.connectTimeoutNanos() == 0 ? Long.MAX_VALUE
                             : table.loop().now() + c.connectTimeoutNanos();
                     table.addConnecting(this);
@@ -300,7 +293,7 @@ public final class Session {
             } catch (java.net.BindException e) {
                 // EADDRNOTAVAIL: out of local ports toward this backend — ours to fix, not the backend's
                 closeChannel(backend, false);
-                backend.channel = null;
+                backend.conn = null;
                 target.unreserve();
                 reserved = false;
                 localFailure();
@@ -323,7 +316,7 @@ public final class Session {
 
     private void finishConnect() {
         try {
-            if (backend.channel.finishConnect()) {
+            if (backend.conn.finishConnect()) {
                 table.removeConnecting(this);
                 connected();
             }
@@ -352,7 +345,7 @@ public final class Session {
         reserved = false;
         route.connectFailures.increment();
         closeChannel(backend, false);
-        backend.channel = null;
+        backend.conn = null;
         connectDeadlineNanos = Long.MAX_VALUE;
     }
 
@@ -378,11 +371,11 @@ public final class Session {
     private boolean sendProxyHeader(int version) {
         try {
             InetSocketAddress dst = destinationAddress != null ? destinationAddress
-                    : (InetSocketAddress) client.channel.getLocalAddress();
+                    : client.conn.localAddress();
             byte[] header = version == 1 ? ProxyProtocolEncoder.v1(clientAddress, dst)
                     : ProxyProtocolEncoder.v2(clientAddress, dst);
             ByteBuffer b = ByteBuffer.wrap(header);
-            backend.channel.write(b);
+            backend.conn.write(b);
             if (b.hasRemaining()) {
                 close(CloseReason.ERROR);
                 return false;
@@ -439,7 +432,7 @@ public final class Session {
         while (true) {
             int n;
             try {
-                n = src.channel.read(buf);
+                n = src.conn.read(buf);
             } catch (IOException e) {
                 table.giveBuffer(buf);
                 failed = src;
@@ -468,7 +461,7 @@ public final class Session {
                 }
             }
             try {
-                dst.channel.write(buf);
+                dst.conn.write(buf);
             } catch (IOException e) {
                 table.giveBuffer(buf);
                 failed = dst;
@@ -509,7 +502,7 @@ public final class Session {
             return;
         }
         try {
-            dst.channel.write(buf);
+            dst.conn.write(buf);
         } catch (IOException e) {
             failed = dst;
             close(CloseReason.RESET);
@@ -539,15 +532,17 @@ public final class Session {
             return;
         }
         dst.outputShut = true;
+        if (dst.peer.outputShut) {
+            // The last direction ends: both inputs have been read to their end, so closing now sends the same FIN
+            // that shutdown(2) would — one system call fewer per session.
+            close(CloseReason.COMPLETED);
+            return;
+        }
         try {
-            dst.channel.shutdownOutput();
+            dst.conn.shutdownOutput();
         } catch (IOException e) {
             failed = dst;
             close(CloseReason.RESET);
-            return;
-        }
-        if (client.outputShut && backend.outputShut) {
-            close(CloseReason.COMPLETED);
         }
     }
 
@@ -557,8 +552,7 @@ public final class Session {
         if (state == RELAYING) {
             pump(leg);
         } else if (state == HEADER && leg == client) {
-            client.interest = SelectionKey.OP_READ;
-            client.key.interestOps(SelectionKey.OP_READ);
+            client.setInterest(SelectionKey.OP_READ);
             readProxyHeader();
         }
     }
@@ -604,22 +598,16 @@ public final class Session {
         closeChannel(leg, reset);
     }
 
-    /** Closes a leg's socket: with a reset when asked, and after its key is deregistered (see SessionTable). */
+    /** Closes a leg's socket, with a reset when asked. */
     private void closeChannel(Leg leg, boolean reset) {
-        SocketChannel ch = leg.channel;
-        if (ch == null) {
+        Conn conn = leg.conn;
+        if (conn == null) {
             return;
         }
         if (reset) {
-            try {
-                // SO_LINGER 0: close() sends RST instead of FIN, so the peer learns the stream broke.
-                ch.setOption(StandardSocketOptions.SO_LINGER, 0);
-            } catch (IOException | RuntimeException e) {
-                // not connected any more: a plain close is all that is left
-            }
+            conn.resetOnClose();
         }
-        table.closeAfterDeregistration(ch, leg.key);
-        leg.key = null;
+        conn.close();
         leg.interest = 0;
     }
 

@@ -171,7 +171,7 @@ public final class SessionTable implements LoopService {
         return n;
     }
 
-    /** Loop thread: a client socket accepted for {@code route}; configure it and start its session. */
+    /** Loop thread (java.nio mode): a client socket accepted for {@code route}; configure it, start its session. */
     public void open(SocketChannel channel, Route route) {
         route.accepted.increment();
         route.sessionStarted();
@@ -180,17 +180,37 @@ public final class SessionTable implements LoopService {
             SocketOptions.applyToClient(channel, route.config());
         } catch (IOException | RuntimeException e) {
             // the client went away between accept and here: nothing to relay
-            try {
-                channel.close();
-            } catch (IOException ignored) {
-                // closing anyway
-            }
+            closeQuietly(channel);
             route.sessionEnded(Session.CloseReason.CLIENT_RESET);
             return;
         }
-        Session s = new Session(this, route, channel, loop.now(), ((long) loop.index() << 40) | nextId++);
+        start(new NioConn(channel, this), route);
+    }
+
+    /** Loop thread (epoll mode): a client descriptor accepted for {@code route}; configure it, start its session. */
+    public void open(RawConn conn, Route route) {
+        route.accepted.increment();
+        route.sessionStarted();
+        conn.attach(loop);
+        try {
+            conn.applyClientOptions(route.config());
+        } catch (IOException | RuntimeException e) {
+            conn.close();
+            route.sessionEnded(Session.CloseReason.CLIENT_RESET);
+            return;
+        }
+        start(conn, route);
+    }
+
+    private void start(Conn client, Route route) {
+        Session s = new Session(this, route, client, loop.now(), ((long) loop.index() << 40) | nextId++);
         link(s);
         s.start();
+    }
+
+    /** Loop thread: a non-blocking backend socket of this loop's kind, options applied, not yet connected. */
+    Conn openBackend(java.net.InetSocketAddress address, io.nioproxy.config.ListenerConfig c) throws IOException {
+        return loop.epollMode() ? RawConn.openBackend(address, c, loop) : NioConn.openBackend(address, c, this);
     }
 
     private void link(Session s) {

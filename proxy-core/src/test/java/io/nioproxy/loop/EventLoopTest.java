@@ -91,7 +91,7 @@ class EventLoopTest {
             CountDownLatch accepted = new CountDownLatch(2);
             IoHandler handler = new IoHandler() {
                 @Override
-                public void onReady(SelectionKey key, int readyOps) {
+                public void onReady(int readyOps) {
                     try {
                         SocketChannel c = server.accept();
                         if (c != null) {

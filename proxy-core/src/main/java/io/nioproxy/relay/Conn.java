@@ -1,0 +1,45 @@
+package io.nioproxy.relay;
+
+import io.nioproxy.loop.IoHandler;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+
+/**
+ * One TCP socket of a session as the relay sees it, whichever way its loop drives sockets: a java.nio
+ * {@code SocketChannel} with its key ({@link NioConn}), or a bare descriptor on an epoll loop ({@link RawConn}).
+ * The calls mean what the {@code SocketChannel} methods of the same name mean; errors are {@link IOException}s.
+ *
+ * <p>Threading: its loop's thread only (it may be created on another loop's thread and handed over).
+ */
+public interface Conn {
+    /** Starts watching for {@code handler}, with no interest. Loop thread. */
+    void register(IoHandler handler) throws IOException;
+
+    /** Sets the interest, in {@link java.nio.channels.SelectionKey} bits. */
+    void interest(int ops) throws IOException;
+
+    /** @return bytes read, 0 when none are there, -1 at end of stream */
+    int read(ByteBuffer dst) throws IOException;
+
+    int write(ByteBuffer src) throws IOException;
+
+    void shutdownOutput() throws IOException;
+
+    /** Starts a connect; true when it completed at once. */
+    boolean connect(InetSocketAddress remote) throws IOException;
+
+    /** Completes a connect whose socket became writable: true when connected, an exception when it failed. */
+    boolean finishConnect() throws IOException;
+
+    InetSocketAddress remoteAddress() throws IOException;
+
+    InetSocketAddress localAddress() throws IOException;
+
+    /** Sets {@code SO_LINGER 0}, so that the close sends a reset; best effort. */
+    void resetOnClose();
+
+    /** Releases the socket (FIN, or RST after {@link #resetOnClose}); the descriptor is freed within the turn. */
+    void close();
+}

@@ -1,0 +1,281 @@
+package io.nioproxy.relay;
+
+import io.nioproxy.config.ListenerConfig;
+import io.nioproxy.loop.EventLoop;
+import io.nioproxy.loop.IoHandler;
+import io.nioproxy.sys.Linux;
+import io.nioproxy.sys.SockAddr;
+
+import java.io.IOException;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.SocketException;
+import java.nio.ByteBuffer;
+
+/**
+ * A session socket on an epoll loop: a bare non-blocking descriptor. What it does not do, against
+ * {@link NioConn}: no fcntl pair to make it non-blocking (accept4 and socket take SOCK_NONBLOCK), no getsockname
+ * at accept and connect, no poll() in finishConnect (the socket is writable: SO_ERROR says how the connect went),
+ * no EPOLL_CTL_DEL before close.
+ *
+ * <p>Threading: its loop's thread only. Created on the accepting loop and handed over in {@code acceptor} mode, but
+ * no call is made on it before it reaches its own loop.
+ */
+public final class RawConn implements Conn {
+    private final int fd;
+    private EventLoop loop;
+    private InetSocketAddress remote;
+    private boolean closed;
+
+    /** @param remote the peer as accept4 reported it (null for a backend socket until it connects) */
+    public RawConn(int fd, InetSocketAddress remote) {
+        this.fd = fd;
+        this.remote = remote;
+    }
+
+    /** A non-blocking backend socket toward {@code address} on {@code loop}, options applied, not connected. */
+    static RawConn openBackend(InetSocketAddress address, ListenerConfig c, EventLoop loop) throws IOException {
+        Linux.Calls sys = loop.sys();
+        int domain = address.getAddress() instanceof java.net.Inet4Address ? Linux.AF_INET : Linux.AF_INET6;
+        int fd = sys.socket(domain, Linux.SOCK_STREAM | Linux.SOCK_NONBLOCK | Linux.SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            throw error("socket", sys.errno());
+        }
+        RawConn conn = new RawConn(fd, null);
+        conn.loop = loop;
+        try {
+            if (c.tcpNoDelay()) {
+                conn.option(Linux.IPPROTO_TCP, Linux.TCP_NODELAY, 1);
+            }
+            var p = c.protection();
+            if (p.keepAlive()) {
+                conn.option(Linux.SOL_SOCKET, Linux.SO_KEEPALIVE, 1);
+                if (p.keepAliveIdleSeconds() > 0) {
+                    conn.option(Linux.IPPROTO_TCP, 4 /* TCP_KEEPIDLE */, p.keepAliveIdleSeconds());
+                }
+                if (p.keepAliveIntervalSeconds() > 0) {
+                    conn.option(Linux.IPPROTO_TCP, 5 /* TCP_KEEPINTVL */, p.keepAliveIntervalSeconds());
+                }
+                if (p.keepAliveCount() > 0) {
+                    conn.option(Linux.IPPROTO_TCP, 6 /* TCP_KEEPCNT */, p.keepAliveCount());
+                }
+            }
+            if (c.socketRcvBufBytes() > 0) {
+                conn.option(Linux.SOL_SOCKET, 8 /* SO_RCVBUF */, c.socketRcvBufBytes());
+            }
+            if (c.socketSndBufBytes() > 0) {
+                conn.option(Linux.SOL_SOCKET, 7 /* SO_SNDBUF */, c.socketSndBufBytes());
+            }
+        } catch (IOException | RuntimeException e) {
+            sys.close(fd);
+            throw e;
+        }
+        return conn;
+    }
+
+    /** Options for an accepted client socket (buffer sizes come from the listener). */
+    void applyClientOptions(ListenerConfig c) throws IOException {
+        if (c.tcpNoDelay()) {
+            option(Linux.IPPROTO_TCP, Linux.TCP_NODELAY, 1);
+        }
+        var p = c.protection();
+        if (p.keepAlive()) {
+            option(Linux.SOL_SOCKET, Linux.SO_KEEPALIVE, 1);
+            if (p.keepAliveIdleSeconds() > 0) {
+                option(Linux.IPPROTO_TCP, 4, p.keepAliveIdleSeconds());
+            }
+            if (p.keepAliveIntervalSeconds() > 0) {
+                option(Linux.IPPROTO_TCP, 5, p.keepAliveIntervalSeconds());
+            }
+            if (p.keepAliveCount() > 0) {
+                option(Linux.IPPROTO_TCP, 6, p.keepAliveCount());
+            }
+        }
+    }
+
+    private void option(int level, int name, int value) throws IOException {
+        if (loop.sys().setIntOption(fd, level, name, value) < 0) {
+            throw error("setsockopt", loop.sys().errno());
+        }
+    }
+
+    /** The loop that will own this socket; set before any other call (the accepted socket's hand-over). */
+    void attach(EventLoop owner) {
+        this.loop = owner;
+    }
+
+    public int fd() {
+        return fd;
+    }
+
+    @Override
+    public void register(IoHandler handler) {
+        loop.registerFd(fd, handler);
+    }
+
+    @Override
+    public void interest(int ops) throws IOException {
+        if (!closed) {
+            loop.interestFd(fd, ops);
+        }
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+        int pos = dst.position();
+        int room = dst.limit() - pos;
+        long n = loop.sys().read(fd, Linux.positionAddress(dst), room);
+        if (n > 0) {
+            dst.position(pos + (int) n);
+            return (int) n;
+        }
+        if (n == 0) {
+            return room == 0 ? 0 : -1; // read(2) returns 0 at end of stream
+        }
+        int errno = loop.sys().errno();
+        if (errno == Linux.EAGAIN || errno == Linux.EINTR) {
+            return 0;
+        }
+        throw error("read", errno);
+    }
+
+    @Override
+    public int write(ByteBuffer src) throws IOException {
+        if (!src.isDirect()) {
+            return writeHeap(src);
+        }
+        int pos = src.position();
+        long n = loop.sys().write(fd, Linux.positionAddress(src), src.limit() - pos);
+        if (n >= 0) {
+            src.position(pos + (int) n);
+            return (int) n;
+        }
+        int errno = loop.sys().errno();
+        if (errno == Linux.EAGAIN || errno == Linux.EINTR) {
+            return 0;
+        }
+        throw error("write", errno);
+    }
+
+    /** A heap buffer (a PROXY header: rare, small) goes through a direct copy. */
+    private int writeHeap(ByteBuffer src) throws IOException {
+        ByteBuffer direct = ByteBuffer.allocateDirect(src.remaining());
+        direct.put(src.duplicate()).flip();
+        int n = write(direct);
+        src.position(src.position() + n);
+        return n;
+    }
+
+    @Override
+    public void shutdownOutput() throws IOException {
+        if (loop.sys().shutdown(fd, Linux.SHUT_WR) < 0) {
+            throw error("shutdown", loop.sys().errno());
+        }
+    }
+
+    @Override
+    public boolean connect(InetSocketAddress address) throws IOException {
+        ByteBuffer a = loop.scratchAddress();
+        int len = SockAddr.encode(address, a);
+        int r = loop.sys().connect(fd, Linux.positionAddress(a.clear()), len);
+        remote = address;
+        if (r == 0) {
+            return true;
+        }
+        int errno = loop.sys().errno();
+        if (errno == Linux.EINPROGRESS || errno == Linux.EINTR) {
+            return false;
+        }
+        throw error("connect", errno);
+    }
+
+    @Override
+    public boolean finishConnect() throws IOException {
+        if (!loop.eventBroken()) {
+            return true; // writable without an error: connected
+        }
+        int err = loop.sys().getIntOption(fd, Linux.SOL_SOCKET, Linux.SO_ERROR);
+        if (err < 0) {
+            throw error("getsockopt", loop.sys().errno());
+        }
+        if (err != 0) {
+            throw error("connect", err);
+        }
+        return true;
+    }
+
+    @Override
+    public InetSocketAddress remoteAddress() throws IOException {
+        if (remote == null) {
+            throw new SocketException("not connected");
+        }
+        return remote;
+    }
+
+    @Override
+    public InetSocketAddress localAddress() throws IOException {
+        ByteBuffer a = loop.scratchAddress();
+        int n = loop.sys().getsockname(fd, Linux.positionAddress(a.clear()), SockAddr.CAPACITY);
+        if (n < 0) {
+            throw error("getsockname", loop.sys().errno());
+        }
+        return SockAddr.decode(a);
+    }
+
+    @Override
+    public void resetOnClose() {
+        if (!closed) {
+            loop.sys().setLingerZero(fd);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            if (loop != null) {
+                loop.closeFd(fd);
+            }
+        }
+    }
+
+    /** Closes a socket that never reached a loop (a hand-over refused at shutdown). Any thread. */
+    public void closeUnowned(Linux.Calls sys) {
+        if (!closed) {
+            closed = true;
+            sys.close(fd);
+        }
+    }
+
+    /** The exception java.nio would have thrown for {@code errno} from {@code call}. */
+    static IOException error(String call, int errno) {
+        String what = call + " failed: " + describe(errno);
+        return switch (errno) {
+            case Linux.EADDRNOTAVAIL, 98 /* EADDRINUSE */ -> new BindException(what);
+            case Linux.ECONNREFUSED, 110 /* ETIMEDOUT */, 113 /* EHOSTUNREACH */, 101 /* ENETUNREACH */ ->
+                    new ConnectException(what);
+            default -> new SocketException(what);
+        };
+    }
+
+    /** The usual strerror text for the errors a relay meets; the number for the rest. */
+    static String describe(int errno) {
+        return switch (errno) {
+            case 9 -> "Bad file descriptor";
+            case 11 -> "Resource temporarily unavailable";
+            case 23 -> "Too many open files in system";
+            case 24 -> "Too many open files";
+            case 32 -> "Broken pipe";
+            case 98 -> "Address already in use";
+            case 99 -> "Cannot assign requested address";
+            case 101 -> "Network is unreachable";
+            case 104 -> "Connection reset by peer";
+            case 107 -> "Transport endpoint is not connected";
+            case 110 -> "Connection timed out";
+            case 111 -> "Connection refused";
+            case 113 -> "No route to host";
+            default -> "errno " + errno;
+        };
+    }
+}
