@@ -38,8 +38,10 @@ class PortExhaustionTest {
             assertEquals(0, run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"));
             assertEquals(0, run("ip", "netns", "exec", ns, "sysctl", "-w", "net.ipv4.ip_local_port_range=40000 40009"));
             String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-            Process p = new ProcessBuilder(List.of("ip", "netns", "exec", ns, java, "-Xmx128m",
-                    "-cp", System.getProperty("java.class.path"), PortExhaustionScenario.class.getName()))
+            List<String> cmd = new java.util.ArrayList<>(List.of("ip", "netns", "exec", ns, java, "-Xmx128m"));
+            cmd.addAll(io.nioproxy.testing.ChildBalancer.nativeAccess());
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PortExhaustionScenario.class.getName()));
+            Process p = new ProcessBuilder(cmd)
                     .redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(p.waitFor(60, TimeUnit.SECONDS));

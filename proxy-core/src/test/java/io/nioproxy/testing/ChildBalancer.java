@@ -19,12 +19,21 @@ public final class ChildBalancer {
     public static List<String> command(List<String> jvmArgs, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(javaBinary());
+        cmd.addAll(nativeAccess());
         cmd.addAll(jvmArgs);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());
         cmd.addAll(List.of(args));
         return cmd;
+    }
+
+    /**
+     * What the jar's manifest ({@code Enable-Native-Access}) gives {@code java -jar}, for a {@code -cp} launch on JDK
+     * 22+: epoll mode calls Linux through the FFM API, which otherwise prints a warning on the first call.
+     */
+    public static List<String> nativeAccess() {
+        return Runtime.version().feature() >= 22 ? List.of("--enable-native-access=ALL-UNNAMED") : List.of();
     }
 
     public static String javaBinary() {

@@ -36,7 +36,14 @@ public final class ProxyHarness implements AutoCloseable {
         for (int i = 0; i < keyValues.length; i += 2) {
             p.setProperty(keyValues[i], keyValues[i + 1]);
         }
-        Proxy proxy = Proxy.start(Settings.from(p).build());
+        var config = Settings.from(p).build();
+        String expected = System.getProperty("nioproxy.test.expect.io");
+        if (expected != null && !p.containsKey("proxy.io")
+                && !config.io().name().equalsIgnoreCase(expected)) {
+            // the epoll-mode run of the suite must not pass by quietly running java.nio
+            throw new AssertionError("this run expects proxy.io=" + expected + " by default, got " + config.io());
+        }
+        Proxy proxy = Proxy.start(config);
         proxies.add(proxy);
         return proxy;
     }
