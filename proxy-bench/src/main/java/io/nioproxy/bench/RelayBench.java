@@ -35,10 +35,14 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms512m", "-Xmx512m"})
+@Fork(value = 1, jvmArgsAppend = {"-Xms512m", "-Xmx512m", "--enable-native-access=ALL-UNNAMED"})
 public class RelayBench {
     @Param({"64", "4096"})
     int size;
+
+    /** proxy.io: auto (epoll on JDK 22+ on Linux), or nio / epoll to compare them ({@code -p io=nio,epoll} on JDK 25). */
+    @Param({"auto"})
+    String io;
 
     ServerSocket echoServer;
     Thread echoThread;
@@ -81,6 +85,7 @@ public class RelayBench {
         Properties p = new Properties();
         p.setProperty("proxy.listen", "127.0.0.1:0");
         p.setProperty("proxy.workers", "1");
+        p.setProperty("proxy.io", io);
         p.setProperty("proxy.backends", "127.0.0.1:" + echoServer.getLocalPort());
         proxy = Proxy.start(Settings.from(p).build());
         viaProxy = new Socket(InetAddress.getLoopbackAddress(), proxy.listeners().get(0).boundAddress().getPort());

@@ -158,13 +158,23 @@ public final class RawConn implements Conn {
         throw error("write", errno);
     }
 
-    /** A heap buffer (a PROXY header: rare, small) goes through a direct copy. */
+    /**
+     * A heap buffer (a PROXY header, at most a few hundred bytes) goes through a pooled direct buffer: the relay's
+     * own buffers are direct already. With the pool exhausted, a one-off direct buffer.
+     */
     private int writeHeap(ByteBuffer src) throws IOException {
-        ByteBuffer direct = ByteBuffer.allocateDirect(src.remaining());
-        direct.put(src.duplicate()).flip();
-        int n = write(direct);
-        src.position(src.position() + n);
-        return n;
+        ByteBuffer pooled = src.remaining() <= loop.pool().bufferBytes() ? loop.pool().take() : null;
+        ByteBuffer direct = pooled != null ? pooled : ByteBuffer.allocateDirect(src.remaining());
+        try {
+            direct.put(src.duplicate()).flip();
+            int n = write(direct);
+            src.position(src.position() + n);
+            return n;
+        } finally {
+            if (pooled != null) {
+                loop.pool().give(pooled);
+            }
+        }
     }
 
     @Override
