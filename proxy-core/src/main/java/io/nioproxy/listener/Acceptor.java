@@ -35,6 +35,12 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
     static final int PAUSE_MILLIS = 100;
     /** Accepts per readiness event: enough to drain a burst, bounded so that one listener cannot starve the loop. */
     private static final int MAX_ACCEPTS_PER_EVENT = 64;
+    /**
+     * Epoll mode: one accept per readiness event, as nginx does by default ({@code multi_accept off}). Level-triggered
+     * epoll reports the listener again on the next turn while clients wait, so a batch would only add the accept4
+     * that returns EAGAIN at its end — one system call in every connection's cost.
+     */
+    private static final int EPOLL_ACCEPTS_PER_EVENT = 1;
 
     private final Listener listener;
     private final EventLoop loop;
@@ -45,6 +51,8 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
     /** epoll mode: where accept4 writes the client's address. */
     private final ByteBuffer peer;
     private volatile boolean closed;
+    /** epoll mode: whether accepted sockets come with the listener's TCP_NODELAY (-1: not known yet). */
+    private int noDelayInherited = -1;
     private final SessionTable[] tables;
     private final EventLoop[] loops;
     private final LogLimiter failureLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
@@ -135,7 +143,7 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
     private void acceptRaw() {
         Linux.Calls sys = loop.sys();
         long addr = Linux.positionAddress(peer.clear());
-        for (int i = 0; i < MAX_ACCEPTS_PER_EVENT && !closed; i++) {
+        for (int i = 0; i < EPOLL_ACCEPTS_PER_EVENT && !closed; i++) {
             if (!listener.route().admits()) {
                 accepting(false);
                 resumeNanos = loop.now() + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS);
@@ -155,7 +163,10 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
                 pause(new IOException(describe(errno)));
                 return;
             }
-            dispatch(new RawConn(fd, SockAddr.decode(peer)));
+            if (noDelayInherited < 0 && listener.config().tcpNoDelay()) {
+                noDelayInherited = sys.getIntOption(fd, Linux.IPPROTO_TCP, Linux.TCP_NODELAY) > 0 ? 1 : 0;
+            }
+            dispatch(new RawConn(fd, SockAddr.decode(peer), noDelayInherited == 1));
         }
     }
 

@@ -38,6 +38,11 @@ final class RawListenSocket {
             if (reusePort) {
                 check(sys, sys.setIntOption(fd, Linux.SOL_SOCKET, Linux.SO_REUSEPORT, 1), "SO_REUSEPORT");
             }
+            if (c.tcpNoDelay()) {
+                // accepted sockets inherit it on Linux (java.nio cannot set it on a listener, so there it costs a
+                // setsockopt per client); the acceptor checks the first accepted socket before relying on it
+                check(sys, sys.setIntOption(fd, Linux.IPPROTO_TCP, Linux.TCP_NODELAY, 1), "TCP_NODELAY");
+            }
             if (c.socketRcvBufBytes() > 0) {
                 check(sys, sys.setIntOption(fd, Linux.SOL_SOCKET, 8 /* SO_RCVBUF */, c.socketRcvBufBytes()), "SO_RCVBUF");
             }

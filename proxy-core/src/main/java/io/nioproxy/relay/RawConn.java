@@ -27,11 +27,17 @@ public final class RawConn implements Conn {
     private EventLoop loop;
     private InetSocketAddress remote;
     private boolean closed;
+    /** TCP_NODELAY is already on (inherited from the listening socket). */
+    private final boolean noDelaySet;
 
-    /** @param remote the peer as accept4 reported it (null for a backend socket until it connects) */
-    public RawConn(int fd, InetSocketAddress remote) {
+    /**
+     * @param remote     the peer as accept4 reported it (null for a backend socket until it connects)
+     * @param noDelaySet TCP_NODELAY came with the socket (an accepted socket inherits its listener's)
+     */
+    public RawConn(int fd, InetSocketAddress remote, boolean noDelaySet) {
         this.fd = fd;
         this.remote = remote;
+        this.noDelaySet = noDelaySet;
     }
 
     /** A non-blocking backend socket toward {@code address} on {@code loop}, options applied, not connected. */
@@ -42,7 +48,7 @@ public final class RawConn implements Conn {
         if (fd < 0) {
             throw error("socket", sys.errno());
         }
-        RawConn conn = new RawConn(fd, null);
+        RawConn conn = new RawConn(fd, null, false);
         conn.loop = loop;
         try {
             if (c.tcpNoDelay()) {
@@ -74,9 +80,9 @@ public final class RawConn implements Conn {
         return conn;
     }
 
-    /** Options for an accepted client socket (buffer sizes come from the listener). */
+    /** Options for an accepted client socket (buffer sizes, and TCP_NODELAY on Linux, come from the listener). */
     void applyClientOptions(ListenerConfig c) throws IOException {
-        if (c.tcpNoDelay()) {
+        if (c.tcpNoDelay() && !noDelaySet) {
             option(Linux.IPPROTO_TCP, Linux.TCP_NODELAY, 1);
         }
         var p = c.protection();

@@ -95,6 +95,44 @@ class FaultsTest {
         }
     }
 
+    /**
+     * A reset arriving on a socket the loop is not watching (its input ended, nothing to write): epoll reports an
+     * error or hang-up whatever the interest, and level-triggered epoll would report it on every turn. The loop must
+     * stay idle, and the session must end as a reset once the client writes toward the dead backend.
+     */
+    @Test
+    void aResetOnASocketWithNoInterestDoesNotSpinTheLoop() throws Exception {
+        try (ProxyHarness h = new ProxyHarness()) {
+            TcpServer finThenReset = h.add(new TcpServer(s -> {
+                s.shutdownOutput(); // FIN first: the balancer's backend leg has its input ended, nothing to write
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                s.setSoLinger(true, 0);
+                s.close(); // then a reset, on a socket the balancer no longer reads
+            }));
+            Proxy p = h.start("proxy.backends", finThenReset.address(), "proxy.workers", "1",
+                    "proxy.halfclosed.timeout", "0");
+            EventLoop loop = p.loops()[0];
+            try (Socket s = connect(p, null)) {
+                s.setSoTimeout(3000);
+                assertEquals(-1, s.getInputStream().read(), "the backend's FIN reaches the client");
+                Thread.sleep(500); // the reset has arrived
+                long before = loop.busyNanos();
+                Thread.sleep(1000);
+                long busyMs = (loop.busyNanos() - before) / 1_000_000;
+                assertTrue(busyMs < 50, "the loop worked " + busyMs + " ms in a second after a reset on an unwatched socket");
+                assertEquals(1, p.sessions(), "nothing has touched the session yet");
+                s.getOutputStream().write(new byte[] {1, 2, 3}); // toward the dead backend: the write fails
+                ProxyHarness.await("the session ends once its backend write fails", java.time.Duration.ofSeconds(3),
+                        () -> p.sessions() == 0);
+            }
+            assertEquals(1, p.listeners().get(0).route().closedFor(io.nioproxy.relay.Session.CloseReason.BACKEND_RESET));
+        }
+    }
+
     @Test
     void endOfStreamOnAHalfClosedSessionDoesNotSpinTheLoop() throws Exception {
         try (ProxyHarness h = new ProxyHarness()) {
