@@ -44,7 +44,12 @@ final class EpollPoller {
     private int[] interest = new int[1024];
     private int[] pendingClose = new int[64];
     private int pendingCloses;
-    private boolean closed;
+    /**
+     * Wake-ups in progress on other threads; negative once closed. The eventfd must not be closed while another
+     * thread is about to write to it: its number could already belong to a new socket, which would receive the
+     * 8 bytes. close() waits for in-flight wake-ups (a few instructions each), then refuses new ones.
+     */
+    private final java.util.concurrent.atomic.AtomicInteger wakers = new java.util.concurrent.atomic.AtomicInteger();
     /** The epoll bits of the event being dispatched (see {@link #eventBroken}). */
     private int currentEvents;
     /** Inside {@link #poll}'s dispatch: closes must wait until the batch is done. */
@@ -201,9 +206,10 @@ final class EpollPoller {
 
     /** Any thread: makes a blocked {@link #poll} return. No errno is read, so no per-thread state is needed. */
     void wakeup() {
-        if (!closed) {
+        if (wakers.getAndIncrement() >= 0) {
             Linux.eventfdSignal(wakeFd);
         }
+        wakers.getAndDecrement();
     }
 
     /** Descriptors still registered (for shutdown). */
@@ -216,8 +222,13 @@ final class EpollPoller {
     }
 
     void close() {
+        if (wakers.get() < 0) {
+            return; // closed already
+        }
         closeDeferred();
-        closed = true;
+        while (!wakers.compareAndSet(0, Integer.MIN_VALUE)) {
+            Thread.onSpinWait();
+        }
         sys.close(wakeFd);
         sys.close(epfd);
     }

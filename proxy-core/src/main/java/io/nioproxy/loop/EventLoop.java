@@ -19,15 +19,20 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * One thread, one {@link Selector}, one {@link BufferPool}, and one MPSC queue through which other threads hand it
+ * One thread, one readiness source, one {@link BufferPool}, and one MPSC queue through which other threads hand it
  * work. Every socket of a session is registered here for the session's whole life, so the relay never crosses
  * threads and never takes a lock.
+ *
+ * <p>The readiness source is a {@link Selector} (java.nio mode: channels, {@link #register}) or an
+ * {@link EpollPoller} (epoll mode, {@code proxy.io=epoll}: descriptors, {@link #registerFd}); handlers are called the
+ * same way in both, with ready operations in {@link SelectionKey} bits. A loop is one or the other for its life.
  *
  * <h2>Assumptions and guarantees</h2>
  * <ul>
  *   <li>{@link #execute} may be called from any thread. Tasks run on the loop thread in the order each producer
  *   offered them. After {@link #close} they are discarded ({@link LoopTask#discard}).</li>
- *   <li>Wake-ups are coalesced: a producer calls {@link Selector#wakeup()} only when the loop has announced it is
+ *   <li>Wake-ups are coalesced: a producer wakes the loop ({@link Selector#wakeup()}, or an eventfd write in epoll
+ *   mode) only when the loop has announced it is
  *   about to block and no other producer has woken it since (a CAS on {@code sleeping}), as Netty's
  *   {@code NioEventLoop} does with its {@code nextWakeupNanos}.</li>
  *   <li>Everything else — registering channels, timers, the buffer pool — is for the loop thread only.</li>

@@ -423,7 +423,6 @@ public final class Linux {
         final Object capture;
         final Object critical;
         final Method of;
-        final Method ofVoid;
         final Method downcall;
         final Method find;
         final int errnoOffset;
@@ -443,7 +442,6 @@ public final class Linux {
             intLayout = valueLayout.getField("JAVA_INT").get(null);
             longLayout = valueLayout.getField("JAVA_LONG").get(null);
             of = descriptor.getMethod("of", layoutClass, layoutClass.arrayType());
-            ofVoid = descriptor.getMethod("ofVoid", layoutClass.arrayType());
             downcall = linkerClass.getMethod("downcallHandle", segmentClass, descriptor, optionClass.arrayType());
             capture = optionClass.getMethod("captureCallState", String[].class).invoke(null,
                     (Object) new String[] {"errno"});
@@ -461,40 +459,35 @@ public final class Linux {
 
         /** A handle without errno capture, for calls from any thread whose failure needs no reason. */
         MethodHandle bindPlain(String name, char ret, char... args) throws ReflectiveOperationException {
-            Optional<?> symbol = (Optional<?>) find.invoke(lookup, name);
-            if (symbol.isEmpty()) {
-                throw new UnsupportedOperationException("no symbol " + name);
-            }
-            Object argLayouts = Array.newInstance(layoutClass, args.length);
-            for (int i = 0; i < args.length; i++) {
-                Array.set(argLayouts, i, args[i] == 'I' ? intLayout : longLayout);
-            }
-            Object fd = of.invoke(null, ret == 'I' ? intLayout : longLayout, argLayouts);
-            Object options = Array.newInstance(optionClass, 1);
-            Array.set(options, 0, critical);
-            return (MethodHandle) downcall.invoke(linker, symbol.get(), fd, options);
+            return link(name, ret, args, critical);
         }
 
-        /** A handle for {@code name} with signature {@code ret(args...)}; 'I' int, 'J' long (also pointers). */
+        /**
+         * A handle for {@code name} with signature {@code ret(args...)} ('I' int, 'J' long, also for pointers),
+         * capturing errno; its first parameter, the capture cell (a MemorySegment), is typed Object so that
+         * {@link Calls} — compiled for Java 17 — can pass it.
+         */
         MethodHandle bind(String name, boolean nonBlocking, char ret, char... args) throws ReflectiveOperationException {
-            Optional<?> symbol = (Optional<?>) find.invoke(lookup, name);
-            if (symbol.isEmpty()) {
-                throw new UnsupportedOperationException("no symbol " + name);
-            }
-            Object argLayouts = Array.newInstance(layoutClass, args.length);
-            for (int i = 0; i < args.length; i++) {
-                Array.set(argLayouts, i, args[i] == 'I' ? intLayout : longLayout);
-            }
-            Object fd = of.invoke(null, ret == 'I' ? intLayout : longLayout, argLayouts);
-            Object options = Array.newInstance(optionClass, nonBlocking ? 2 : 1);
-            Array.set(options, 0, capture);
-            if (nonBlocking) {
-                Array.set(options, 1, critical);
-            }
-            MethodHandle h = (MethodHandle) downcall.invoke(linker, symbol.get(), fd, options);
-            // first parameter is the capture segment (a MemorySegment): erase it to Object so that Calls can bind it
+            MethodHandle h = nonBlocking ? link(name, ret, args, capture, critical) : link(name, ret, args, capture);
             return h.asType(h.type().changeParameterType(0, Object.class));
         }
-    }
 
+        private MethodHandle link(String name, char ret, char[] args, Object... linkerOptions)
+                throws ReflectiveOperationException {
+            Optional<?> symbol = (Optional<?>) find.invoke(lookup, name);
+            if (symbol.isEmpty()) {
+                throw new UnsupportedOperationException("no symbol " + name);
+            }
+            Object argLayouts = Array.newInstance(layoutClass, args.length);
+            for (int i = 0; i < args.length; i++) {
+                Array.set(argLayouts, i, args[i] == 'I' ? intLayout : longLayout);
+            }
+            Object fd = of.invoke(null, ret == 'I' ? intLayout : longLayout, argLayouts);
+            Object options = Array.newInstance(optionClass, linkerOptions.length);
+            for (int i = 0; i < linkerOptions.length; i++) {
+                Array.set(options, i, linkerOptions[i]);
+            }
+            return (MethodHandle) downcall.invoke(linker, symbol.get(), fd, options);
+        }
+    }
 }
