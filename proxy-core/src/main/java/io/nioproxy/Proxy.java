@@ -112,6 +112,8 @@ public final class Proxy implements AutoCloseable {
         for (int i = 0; i < loops.length; i++) {
             try {
                 loops[i] = new EventLoop(i, new BufferPool(config.bufferBytes(), config.poolBytesPerLoop()),
+                        config.bulkBufferBytes() == 0 ? null
+                                : new BufferPool(config.bulkBufferBytes(), config.poolBytesPerLoop() / 4),
                         config.io() == io.nioproxy.config.IoMode.EPOLL);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot open a selector", e);
@@ -297,11 +299,11 @@ public final class Proxy implements AutoCloseable {
         return n;
     }
 
-    /** Pooled buffers held now, over all loops (0 when nothing is in flight). */
+    /** Pooled buffers (regular and bulk) held now, over all loops (0 when nothing is in flight). */
     public int buffersInUse() {
         int n = 0;
         for (EventLoop l : loops) {
-            n += l == null ? 0 : l.pool().inUse();
+            n += l == null ? 0 : l.pool().inUse() + (l.bulkPool() == null ? 0 : l.bulkPool().inUse());
         }
         return n;
     }

@@ -18,11 +18,13 @@ import java.util.List;
  * @param maxConnGlobal     sessions of the whole process at once; 0 = no limit
  * @param warmUpRoundTrips  round trips of the start-up JIT warm-up ({@code Main} only); 0 = none
  * @param io                how the loops drive sockets (java.nio or direct epoll calls)
+ * @param bulkBufferBytes   size of a bulk relay buffer (for directions that keep filling regular ones); 0 = off
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
                           List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
                           long shutdownPaceNanos, String accessLog, long accessLogInterimNanos,
-                          int maxConnGlobal, int warmUpRoundTrips, IoMode io) {
+                          int maxConnGlobal, int warmUpRoundTrips, IoMode io,
+                          int bulkBufferBytes) {
 
     public ProxyConfig {
         listeners = List.copyOf(listeners);

@@ -52,6 +52,9 @@ public final class Settings {
             "bytes of one pooled relay buffer (per direction in flight)");
     public static final Key POOL_BYTES = new Key("buffer.pool.max", Scope.GLOBAL, "64m",
             "most direct memory one loop's buffer pool may hold; past it, reads wait for a free buffer");
+    public static final Key BULK_BUFFER_SIZE = new Key("buffer.bulk.size", Scope.GLOBAL, "auto",
+            "relay buffer for a direction that keeps filling regular ones (bulk transfer): auto (4 x buffer.size),"
+                    + " a size, or 0 (off)");
     public static final Key ACCEPT = new Key("accept", Scope.GLOBAL, "reuseport",
             "reuseport (a listening socket per loop, SO_REUSEPORT) or acceptor (loop 0 accepts and hands off)");
 
@@ -152,7 +155,7 @@ public final class Settings {
             "TCP_KEEPCOUNT (0 = the kernel's)");
 
     /** Every known key, in documentation order. */
-    public static final List<Key> KEYS = List.of(CONFIG, WORKERS, LISTENERS, BUFFER_SIZE, POOL_BYTES, ACCEPT, IO,
+    public static final List<Key> KEYS = List.of(CONFIG, WORKERS, LISTENERS, BUFFER_SIZE, POOL_BYTES, BULK_BUFFER_SIZE, ACCEPT, IO,
             ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM, WARMUP,
             LISTEN, BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG,
             TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX, DRAIN_TIMEOUT,
@@ -218,6 +221,21 @@ public final class Settings {
             throw ConfigException.bad(POOL_BYTES.property(), get(POOL_BYTES),
                     "expected at least four buffers (" + 4 * buffer + " bytes)");
         }
+        String bulkText = get(BULK_BUFFER_SIZE).trim();
+        long bulk;
+        if (bulkText.equalsIgnoreCase("auto")) {
+            bulk = Math.min(4 * buffer, 16 * 1024 * 1024);
+            if (bulk <= buffer || bulk > pool / 4) {
+                bulk = 0; // a pool too small to spare bulk buffers: regular ones only
+            }
+        } else {
+            bulk = bulkText.equalsIgnoreCase("off") ? 0 : Durations.parseBytes(BULK_BUFFER_SIZE.property(), bulkText);
+        }
+        if (bulk != 0 && (bulk <= buffer || bulk > 16 * 1024 * 1024 || bulk > pool / 4)) {
+            throw ConfigException.bad(BULK_BUFFER_SIZE.property(), get(BULK_BUFFER_SIZE),
+                    "expected 0 (off) or a size above proxy.buffer.size (" + buffer + "), at most 16m and at most a"
+                            + " quarter of proxy.buffer.pool.max");
+        }
         AcceptMode accept = switch (get(ACCEPT).toLowerCase(Locale.ROOT)) {
             case "reuseport" -> AcceptMode.REUSEPORT;
             case "acceptor" -> AcceptMode.ACCEPTOR;
@@ -259,7 +277,7 @@ public final class Settings {
         int maxConnGlobal = intValue(MAXCONN_GLOBAL.property(), get(MAXCONN_GLOBAL), 0, Integer.MAX_VALUE);
         int warmup = intValue(WARMUP.property(), get(WARMUP), 0, 10_000_000);
         return new ProxyConfig(workers, (int) buffer, pool, accept, listeners, admin, shutdownTimeout, shutdownPace,
-                accessLog, interim, maxConnGlobal, warmup, ioMode);
+                accessLog, interim, maxConnGlobal, warmup, ioMode, (int) bulk);
     }
 
     private List<String> listenerNames() {
@@ -506,6 +524,7 @@ public final class Settings {
         sb.append("workers=").append(c.workers())
                 .append(" buffer.size=").append(c.bufferBytes())
                 .append(" buffer.pool.max=").append(c.poolBytesPerLoop())
+                .append(" buffer.bulk.size=").append(c.bulkBufferBytes())
                 .append(" accept=").append(c.acceptMode().name().toLowerCase(Locale.ROOT))
                 .append(" io=").append(c.io().name().toLowerCase(Locale.ROOT))
                 .append(" admin=").append(c.admin() == null ? "off" : c.admin())

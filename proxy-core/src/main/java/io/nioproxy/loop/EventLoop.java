@@ -61,6 +61,8 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     private final int index;
     private final String name;
     private final BufferPool pool;
+    /** Larger buffers for directions that keep filling regular ones; null when {@code proxy.buffer.bulk.size=0}. */
+    private final BufferPool bulkPool;
     /**
      * JCTools' atomic (field-updater) variant: the same MPSC algorithm without {@code sun.misc.Unsafe}, which JDK 24+
      * warns about at start (JEP 471/498). The queue carries hand-offs and commands, not bytes: the difference in
@@ -93,17 +95,18 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     private long busyNanosPlain;
 
     public EventLoop(int index, BufferPool pool) throws IOException {
-        this(index, pool, false);
+        this(index, pool, null, false);
     }
 
     /**
      * @param epoll drive sockets with direct epoll calls ({@link Linux}; JDK 22+ on Linux) instead of a
      *              {@link Selector}: sessions and listeners on this loop then use descriptors, not channels
      */
-    public EventLoop(int index, BufferPool pool, boolean epoll) throws IOException {
+    public EventLoop(int index, BufferPool pool, BufferPool bulkPool, boolean epoll) throws IOException {
         this.index = index;
         this.name = "nioproxy-loop-" + index;
         this.pool = pool;
+        this.bulkPool = bulkPool;
         if (epoll) {
             this.sys = Linux.calls();
             this.epoll = new EpollPoller(sys);
@@ -163,6 +166,11 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
 
     public BufferPool pool() {
         return pool;
+    }
+
+    /** The bulk buffers (see {@code proxy.buffer.bulk.size}); null when off. */
+    public BufferPool bulkPool() {
+        return bulkPool;
     }
 
     /** The time cached after the current turn's select (loop thread). Cheaper than a nanoTime per event. */

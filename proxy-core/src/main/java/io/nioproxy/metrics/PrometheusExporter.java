@@ -152,6 +152,14 @@ public final class PrometheusExporter {
         for (EventLoop loop : loops) {
             sample(sb, "nioproxy_buffers_allocated", loop.pool().allocated(), "loop", String.valueOf(loop.index()));
         }
+        if (loops.length > 0 && loops[0].bulkPool() != null) {
+            type(sb, "nioproxy_bulk_buffers_in_use", "gauge",
+                    "Bulk relay buffers (proxy.buffer.bulk.size) held by sessions now.");
+            for (EventLoop loop : loops) {
+                sample(sb, "nioproxy_bulk_buffers_in_use", loop.bulkPool().inUse(), "loop",
+                        String.valueOf(loop.index()));
+            }
+        }
         long now = System.nanoTime();
         long[] busy = new long[loops.length];
         type(sb, "nioproxy_loop_busy_seconds_total", "counter", "Time each event loop spent working (outside select).");

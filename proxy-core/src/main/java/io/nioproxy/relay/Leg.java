@@ -30,6 +30,13 @@ final class Leg implements IoHandler, EventLoop.KeyOwner {
     boolean outputShut;
     /** Waiting in the loop's queue for a free buffer; reading is off until one comes. */
     boolean waitingForBuffer;
+    /**
+     * Regular buffers this direction filled in a row; at {@link #FULL_READS_FOR_BULK} its reads use bulk buffers
+     * until one read returns less than a regular buffer would hold (Netty's adaptive receive buffer, in two sizes):
+     * a bulk transfer then costs a quarter of the system calls, a WebSocket never leaves regular buffers.
+     */
+    int fullReads;
+    static final int FULL_READS_FOR_BULK = 2;
     /** Bytes read from this socket (and so written, or about to be, to the peer). */
     long bytesIn;
 

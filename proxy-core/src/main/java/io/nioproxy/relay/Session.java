@@ -422,7 +422,7 @@ public final class Session {
             return;
         }
         Leg dst = src.peer;
-        ByteBuffer buf = table.takeBuffer();
+        ByteBuffer buf = table.takeBuffer(src);
         if (buf == null) {
             table.waitForBuffer(src);
             src.updateInterest();
@@ -449,6 +449,11 @@ public final class Session {
                 break;
             }
             src.bytesIn += n;
+            if (n >= table.regularBufferBytes()) {
+                src.fullReads++; // a regular buffer filled, or a bulk read that a regular buffer could not hold
+            } else {
+                src.fullReads = 0;
+            }
             lastActiveNanos = table.loop().now();
             buf.flip();
             if (refuseProxyHeader && src == client) {
@@ -572,8 +577,8 @@ public final class Session {
         boolean wasRelaying = state == RELAYING;
         state = CLOSED;
         table.removeConnecting(this);
-        release(client, reset);
-        release(backend, reset);
+        releaseBuffer(client);
+        releaseBuffer(backend);
         if (reserved) {
             target.sessionClosed();
             reserved = false;
@@ -588,14 +593,16 @@ public final class Session {
         }
         table.ended(this, reason);
         table.unlink(this);
+        // the sockets last: a peer that sees the FIN or reset finds the session already counted as ended
+        closeChannel(client, reset);
+        closeChannel(backend, reset);
     }
 
-    private void release(Leg leg, boolean reset) {
+    private void releaseBuffer(Leg leg) {
         if (leg.pending != null) {
             table.giveBuffer(leg.pending);
             leg.pending = null;
         }
-        closeChannel(leg, reset);
     }
 
     /** Closes a leg's socket, with a reset when asked. */

@@ -46,6 +46,7 @@ public final class SessionTable implements LoopService {
 
     private final EventLoop loop;
     private final BufferPool pool;
+    private final BufferPool bulkPool;
     private final long idleSweepNanos;
     private final ArrayDeque<Leg> bufferWaiters = new ArrayDeque<>();
     /** Sockets whose keys were cancelled before the select that just ran: deregistered now, close them. */
@@ -80,6 +81,7 @@ public final class SessionTable implements LoopService {
     public SessionTable(EventLoop loop, long shortestIdleTimeoutNanos) {
         this.loop = loop;
         this.pool = loop.pool();
+        this.bulkPool = loop.bulkPool();
         this.idleSweepNanos = shortestIdleTimeoutNanos == 0 ? 0
                 : Math.max(TimeUnit.MILLISECONDS.toNanos(10), Math.min(TimeUnit.SECONDS.toNanos(1), shortestIdleTimeoutNanos / 4));
     }
@@ -274,8 +276,32 @@ public final class SessionTable implements LoopService {
         return pool.take();
     }
 
+    /**
+     * A buffer for {@code src}'s next reads: a bulk one while the direction keeps filling regular buffers (and one
+     * is free), a regular one otherwise; null when the regular pool is exhausted.
+     */
+    ByteBuffer takeBuffer(Leg src) {
+        if (src.fullReads >= Leg.FULL_READS_FOR_BULK && bulkPool != null) {
+            ByteBuffer b = bulkPool.take();
+            if (b != null) {
+                return b;
+            }
+        }
+        return pool.take();
+    }
+
+    /** Size of a regular relay buffer. */
+    int regularBufferBytes() {
+        return pool.bufferBytes();
+    }
+
+    /** Returns a buffer to the pool it came from (told apart by size). */
     void giveBuffer(ByteBuffer buffer) {
-        pool.give(buffer);
+        if (bulkPool != null && buffer.capacity() == bulkPool.bufferBytes()) {
+            bulkPool.give(buffer);
+        } else {
+            pool.give(buffer);
+        }
     }
 
     /** {@code leg} found the pool empty: it stops reading until {@link #afterSelect} hands it a free buffer. */

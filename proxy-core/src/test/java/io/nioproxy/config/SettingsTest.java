@@ -36,6 +36,7 @@ class SettingsTest {
         ProxyConfig c = build("proxy.backends", "127.0.0.1:9001,[::1]:9002@3");
         assertEquals(Runtime.getRuntime().availableProcessors(), c.workers());
         assertEquals(16384, c.bufferBytes());
+        assertEquals(4 * 16384, c.bulkBufferBytes(), "bulk buffers: 4 x buffer.size by default");
         assertEquals(AcceptMode.REUSEPORT, c.acceptMode());
         ListenerConfig l = c.listeners().get(0);
         assertEquals("default", l.name());
@@ -114,6 +115,12 @@ class SettingsTest {
         assertTrue(error("proxy.backends", "h:1", "proxy.tcp.nodelay", "maybe").startsWith("proxy.tcp.nodelay=maybe"));
         assertTrue(error("proxy.backends", "h:1", "proxy.buffer.size", "10").startsWith("proxy.buffer.size=10"));
         assertTrue(error("proxy.backends", "h:1", "proxy.accept", "magic").startsWith("proxy.accept=magic"));
+        assertTrue(error("proxy.backends", "h:1", "proxy.buffer.bulk.size", "8k")
+                .startsWith("proxy.buffer.bulk.size=8k: expected 0 (off) or a size above proxy.buffer.size (16384)"));
+        assertEquals(0, build("proxy.backends", "h:1", "proxy.buffer.pool.max", "128k").bulkBufferBytes(),
+                "a pool too small to spare bulk buffers: auto turns them off");
+        assertEquals(0, build("proxy.backends", "h:1", "proxy.buffer.bulk.size", "0").bulkBufferBytes());
+        assertEquals(1 << 20, build("proxy.backends", "h:1", "proxy.buffer.bulk.size", "1m").bulkBufferBytes());
         assertTrue(error("proxy.backends", "h:1", "proxy.listener.x.listen", "h:2")
                 .startsWith("proxy.listener.x.listen=h:2: listener 'x' is not named"));
         assertTrue(error("proxy.listeners", "a", "proxy.listener.a.backends", "h:1", "proxy.listener.a.colour", "red")

@@ -115,6 +115,31 @@ class RelayTest {
             await("backend finished reading", Duration.ofSeconds(30), () -> backendGot.get() != null);
             assertArrayEquals(sha256(toBackend), backendGot.get(), "client -> backend stream");
         }
+        // a stream that keeps filling regular buffers moves to bulk ones (fewer system calls per byte)
+        assertTrue(bulkBuffersAllocated(p) > 0, "64 MiB each way used no bulk buffer");
+    }
+
+    /** Small messages back and forth never fill a regular buffer: no bulk buffer is ever taken for them. */
+    @Test
+    void smallMessagesStayInRegularBuffers() throws Exception {
+        TcpServer echo = h.add(TcpServer.echo());
+        Proxy p = h.start("proxy.backends", echo.address());
+        byte[] msg = randomBytes(200, 7);
+        try (Socket s = connect(p, null)) {
+            for (int i = 0; i < 500; i++) {
+                s.getOutputStream().write(msg);
+                assertArrayEquals(msg, s.getInputStream().readNBytes(msg.length));
+            }
+        }
+        assertEquals(0, bulkBuffersAllocated(p));
+    }
+
+    private static int bulkBuffersAllocated(Proxy p) {
+        int n = 0;
+        for (var loop : p.loops()) {
+            n += loop.bulkPool().allocated();
+        }
+        return n;
     }
 
     @Test
