@@ -109,6 +109,21 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
     /** How often a listener paused at its maxconn looks again (clients wait in the kernel's backlog meanwhile). */
     static final long LIMIT_RECHECK_MILLIS = 10;
 
+    /**
+     * At maxconn (listener or process): stop accepting, as HAProxy does, and look again shortly; the clients wait in
+     * the listen backlog (or the kernel refuses them once it is full) until a session ends.
+     */
+    private boolean pausedAtLimit() {
+        if (listener.route().admits()) {
+            return false;
+        }
+        accepting(false);
+        resumeNanos = loop.now() + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS);
+        loop.addTimer(this);
+        listener.limitPauses.increment();
+        return true;
+    }
+
     @Override
     public void onReady(int readyOps) {
         if (server == null) {
@@ -116,13 +131,7 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
             return;
         }
         for (int i = 0; i < MAX_ACCEPTS_PER_EVENT; i++) {
-            if (!listener.route().admits()) {
-                // maxconn reached (listener or process): stop accepting, as HAProxy does; the clients wait in the
-                // listen backlog (or the kernel refuses them once it is full) until a session ends
-                accepting(false);
-                resumeNanos = loop.now() + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS);
-                loop.addTimer(this);
-                listener.limitPauses.increment();
+            if (pausedAtLimit()) {
                 return;
             }
             SocketChannel ch;
@@ -144,11 +153,7 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
         Linux.Calls sys = loop.sys();
         long addr = Linux.positionAddress(peer.clear());
         for (int i = 0; i < EPOLL_ACCEPTS_PER_EVENT && !closed; i++) {
-            if (!listener.route().admits()) {
-                accepting(false);
-                resumeNanos = loop.now() + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS);
-                loop.addTimer(this);
-                listener.limitPauses.increment();
+            if (pausedAtLimit()) {
                 return;
             }
             int fd = sys.accept4(listenFd, addr, SockAddr.CAPACITY, Linux.SOCK_NONBLOCK | Linux.SOCK_CLOEXEC);

@@ -44,10 +44,10 @@ final class RawListenSocket {
                 check(sys, sys.setIntOption(fd, Linux.IPPROTO_TCP, Linux.TCP_NODELAY, 1), "TCP_NODELAY");
             }
             if (c.socketRcvBufBytes() > 0) {
-                check(sys, sys.setIntOption(fd, Linux.SOL_SOCKET, 8 /* SO_RCVBUF */, c.socketRcvBufBytes()), "SO_RCVBUF");
+                check(sys, sys.setIntOption(fd, Linux.SOL_SOCKET, Linux.SO_RCVBUF, c.socketRcvBufBytes()), "SO_RCVBUF");
             }
             if (c.socketSndBufBytes() > 0) {
-                check(sys, sys.setIntOption(fd, Linux.SOL_SOCKET, 7 /* SO_SNDBUF */, c.socketSndBufBytes()), "SO_SNDBUF");
+                check(sys, sys.setIntOption(fd, Linux.SOL_SOCKET, Linux.SO_SNDBUF, c.socketSndBufBytes()), "SO_SNDBUF");
             }
             ByteBuffer addr = ByteBuffer.allocateDirect(SockAddr.CAPACITY);
             int len = SockAddr.encode(at, addr);

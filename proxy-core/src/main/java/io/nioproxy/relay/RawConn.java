@@ -51,28 +51,7 @@ public final class RawConn implements Conn {
         RawConn conn = new RawConn(fd, null, false);
         conn.loop = loop;
         try {
-            if (c.tcpNoDelay()) {
-                conn.option(Linux.IPPROTO_TCP, Linux.TCP_NODELAY, 1);
-            }
-            var p = c.protection();
-            if (p.keepAlive()) {
-                conn.option(Linux.SOL_SOCKET, Linux.SO_KEEPALIVE, 1);
-                if (p.keepAliveIdleSeconds() > 0) {
-                    conn.option(Linux.IPPROTO_TCP, 4 /* TCP_KEEPIDLE */, p.keepAliveIdleSeconds());
-                }
-                if (p.keepAliveIntervalSeconds() > 0) {
-                    conn.option(Linux.IPPROTO_TCP, 5 /* TCP_KEEPINTVL */, p.keepAliveIntervalSeconds());
-                }
-                if (p.keepAliveCount() > 0) {
-                    conn.option(Linux.IPPROTO_TCP, 6 /* TCP_KEEPCNT */, p.keepAliveCount());
-                }
-            }
-            if (c.socketRcvBufBytes() > 0) {
-                conn.option(Linux.SOL_SOCKET, 8 /* SO_RCVBUF */, c.socketRcvBufBytes());
-            }
-            if (c.socketSndBufBytes() > 0) {
-                conn.option(Linux.SOL_SOCKET, 7 /* SO_SNDBUF */, c.socketSndBufBytes());
-            }
+            conn.applyOptions(c, c.tcpNoDelay(), true); // buffer sizes before the SYN: they set the window scale
         } catch (IOException | RuntimeException e) {
             sys.close(fd);
             throw e;
@@ -82,21 +61,32 @@ public final class RawConn implements Conn {
 
     /** Options for an accepted client socket (buffer sizes, and TCP_NODELAY on Linux, come from the listener). */
     void applyClientOptions(ListenerConfig c) throws IOException {
-        if (c.tcpNoDelay() && !noDelaySet) {
+        applyOptions(c, c.tcpNoDelay() && !noDelaySet, false);
+    }
+
+    /** The same options {@link SocketOptions} gives a java.nio socket, as setsockopt calls. */
+    private void applyOptions(ListenerConfig c, boolean noDelay, boolean buffers) throws IOException {
+        if (noDelay) {
             option(Linux.IPPROTO_TCP, Linux.TCP_NODELAY, 1);
         }
         var p = c.protection();
         if (p.keepAlive()) {
             option(Linux.SOL_SOCKET, Linux.SO_KEEPALIVE, 1);
             if (p.keepAliveIdleSeconds() > 0) {
-                option(Linux.IPPROTO_TCP, 4, p.keepAliveIdleSeconds());
+                option(Linux.IPPROTO_TCP, Linux.TCP_KEEPIDLE, p.keepAliveIdleSeconds());
             }
             if (p.keepAliveIntervalSeconds() > 0) {
-                option(Linux.IPPROTO_TCP, 5, p.keepAliveIntervalSeconds());
+                option(Linux.IPPROTO_TCP, Linux.TCP_KEEPINTVL, p.keepAliveIntervalSeconds());
             }
             if (p.keepAliveCount() > 0) {
-                option(Linux.IPPROTO_TCP, 6, p.keepAliveCount());
+                option(Linux.IPPROTO_TCP, Linux.TCP_KEEPCNT, p.keepAliveCount());
             }
+        }
+        if (buffers && c.socketRcvBufBytes() > 0) {
+            option(Linux.SOL_SOCKET, Linux.SO_RCVBUF, c.socketRcvBufBytes());
+        }
+        if (buffers && c.socketSndBufBytes() > 0) {
+            option(Linux.SOL_SOCKET, Linux.SO_SNDBUF, c.socketSndBufBytes());
         }
     }
 

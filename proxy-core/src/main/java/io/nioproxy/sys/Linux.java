@@ -46,11 +46,16 @@ public final class Linux {
     public static final int SOL_SOCKET = 1;
     public static final int SO_REUSEADDR = 2;
     public static final int SO_ERROR = 4;
+    public static final int SO_SNDBUF = 7;
+    public static final int SO_RCVBUF = 8;
     public static final int SO_KEEPALIVE = 9;
     public static final int SO_LINGER = 13;
     public static final int SO_REUSEPORT = 15;
     public static final int IPPROTO_TCP = 6;
     public static final int TCP_NODELAY = 1;
+    public static final int TCP_KEEPIDLE = 4;
+    public static final int TCP_KEEPINTVL = 5;
+    public static final int TCP_KEEPCNT = 6;
     public static final int SHUT_WR = 1;
     public static final int EFD_NONBLOCK = 0x800;
     public static final int EFD_CLOEXEC = 0x80000;
