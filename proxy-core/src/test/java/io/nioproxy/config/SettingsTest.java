@@ -16,11 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SettingsTest {
     static Properties props(String... kv) {
-        Properties p = new Properties();
-        for (int i = 0; i < kv.length; i += 2) {
-            p.setProperty(kv[i], kv[i + 1]);
-        }
-        return p;
+        return io.nioproxy.testing.Props.of(kv);
     }
 
     static ProxyConfig build(String... kv) {

@@ -241,11 +241,7 @@ class LimitsAndTimeoutsTest {
     }
 
     static java.util.Properties props(String... kv) {
-        java.util.Properties p = new java.util.Properties();
-        for (int i = 0; i < kv.length; i += 2) {
-            p.setProperty(kv[i], kv[i + 1]);
-        }
-        return p;
+        return io.nioproxy.testing.Props.of(kv);
     }
 
     static String readLineOrNull(Socket s) {

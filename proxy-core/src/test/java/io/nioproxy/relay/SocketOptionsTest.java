@@ -1,7 +1,6 @@
 package io.nioproxy.relay;
 
 import io.nioproxy.config.ListenerConfig;
-import io.nioproxy.config.Settings;
 import org.junit.jupiter.api.Test;
 
 import java.net.Inet4Address;
@@ -11,7 +10,6 @@ import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.util.Properties;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -21,12 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class SocketOptionsTest {
 
     private static ListenerConfig config(String... kv) {
-        Properties p = new Properties();
-        p.setProperty("proxy.backends", "127.0.0.1:1");
-        for (int i = 0; i < kv.length; i += 2) {
-            p.setProperty(kv[i], kv[i + 1]);
-        }
-        return Settings.from(p).build().listeners().get(0);
+        return io.nioproxy.testing.Props.listener(kv);
     }
 
     /** Accepts one loopback connection on a listener opened the way Listener opens it, configured as a client. */

@@ -28,11 +28,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class LinuxTest {
 
     private static Properties props(String... kv) {
-        Properties p = new Properties();
+        Properties p = io.nioproxy.testing.Props.of(kv);
         p.setProperty("proxy.backends", "127.0.0.1:1");
-        for (int i = 0; i < kv.length; i += 2) {
-            p.setProperty(kv[i], kv[i + 1]);
-        }
         return p;
     }
 
