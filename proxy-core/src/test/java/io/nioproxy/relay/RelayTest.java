@@ -119,6 +119,45 @@ class RelayTest {
         assertTrue(bulkBuffersAllocated(p) > 0, "64 MiB each way used no bulk buffer");
     }
 
+    /**
+     * Two loops, each accept mode: in {@code acceptor} mode loop 0 accepts and hands every other socket to loop 1
+     * (a SocketChannel or, in epoll mode, a bare descriptor crossing threads). 40 clients held open at once must be
+     * spread over both loops and each must get its own bytes back exactly.
+     */
+    @ParameterizedTest(name = "accept={0}")
+    @ValueSource(strings = {"reuseport", "acceptor"})
+    void bothAcceptModesRelayOnBothLoops(String mode) throws Exception {
+        TcpServer echo = h.add(TcpServer.echo());
+        Proxy p = h.start("proxy.backends", echo.address(), "proxy.workers", "2", "proxy.accept", mode,
+                "proxy.balance", "source-ip-port");
+        Socket[] clients = new Socket[40];
+        try {
+            for (int i = 0; i < clients.length; i++) {
+                clients[i] = connect(p, null);
+                byte[] msg = randomBytes(1000 + i, i);
+                clients[i].getOutputStream().write(msg);
+                assertArrayEquals(msg, clients[i].getInputStream().readNBytes(msg.length), "client " + i);
+            }
+            int[] perLoop = new int[2];
+            for (var snap : p.snapshot(true, null)) {
+                perLoop[snap.loop] += snap.sessions.size();
+            }
+            assertEquals(clients.length, perLoop[0] + perLoop[1]);
+            if (mode.equals("acceptor")) {
+                assertEquals(clients.length / 2, perLoop[1], "acceptor mode hands every other client to loop 1");
+            } else {
+                // the kernel spreads by a hash of the 4-tuple: both loops get some (40 clients, ~2^-39 to miss)
+                assertTrue(perLoop[0] > 0 && perLoop[1] > 0, "both loops serve: " + Arrays.toString(perLoop));
+            }
+        } finally {
+            for (Socket c : clients) {
+                if (c != null) {
+                    c.close();
+                }
+            }
+        }
+    }
+
     /** Small messages back and forth never fill a regular buffer: no bulk buffer is ever taken for them. */
     @Test
     void smallMessagesStayInRegularBuffers() throws Exception {
