@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Keep-alive requests/s and CPU per request with proxy.workers=1 and =2 (unpinned: on this 2-core machine the load
 # generator and the backends share the same two cores). Needs the yardstick backends and the jar. From the project root.
+# JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java for epoll mode.
 set -u
 TICK=$(getconf CLK_TCK)
 for round in 1 2 3; do
 for w in 1 2; do
-  java -Xms512m -Xmx512m -Dproxy.workers=$w -Dproxy.listen=127.0.0.1:19310 \
+  ${JAVA:-java} -Xms512m -Xmx512m -Dproxy.workers=$w -Dproxy.listen=127.0.0.1:19310 \
     -Dproxy.backends=127.0.0.1:18081,127.0.0.1:18082,127.0.0.1:18083 -jar proxy-core/target/nioproxy.jar >/tmp/workers.log 2>&1 &
-  pid=$!; sleep 1.5
+  pid=$!; for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/19310) 2>/dev/null && break; sleep 0.2; done
   wrk -t2 -c64 -d3s http://127.0.0.1:19310/ >/dev/null 2>&1
   c0=$(awk '{print $14+$15}' /proc/$pid/stat)
   out=$(wrk -t2 -c64 -d8s http://127.0.0.1:19310/)
