@@ -89,7 +89,7 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
         if (server != null) {
             key = loop.register(server, SelectionKey.OP_ACCEPT, this);
         } else {
-            loop.registerFd(listenFd, this);
+            loop.registerFd(listenFd, this, false);
             loop.interestFd(listenFd, SelectionKey.OP_ACCEPT);
         }
     }

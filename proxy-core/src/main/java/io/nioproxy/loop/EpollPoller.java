@@ -7,30 +7,46 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SelectionKey;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The readiness source of an {@link EventLoop} in {@code proxy.io=epoll} mode: one epoll instance driven through
  * {@link Linux} calls, with sockets named by their descriptor number instead of a SelectionKey. What it saves over
- * java.nio's selector, per socket: the key object, the selector's key set and fd→key map entries, and the
- * EPOLL_CTL_DEL before close (closing a descriptor removes it from epoll).
+ * java.nio's selector, per socket: the key object, the selector's key set and fd→key map entries, the EPOLL_CTL_DEL
+ * before close (closing a descriptor removes it from epoll), and — for session sockets, which are edge-triggered —
+ * every EPOLL_CTL_MOD: a session socket is added once with every event it can ever want and never touched again.
  *
- * <p>Interest is given in {@link SelectionKey} bits so that handlers are the same in both modes, and ready events
- * are translated back the way the JDK's {@code SocketChannelImpl.translateReadyOps} does: an error or hang-up makes
- * every interested operation ready, so that the handler's next call finds the error. Level-triggered, as the JDK's
- * selector, so the relay logic is the same; a socket with no interest that still reports an error or hang-up is
- * taken out of epoll (EPOLL_CTL_DEL) until it is given interest again — otherwise level-triggered epoll would
- * return it on every turn.
+ * <p>Interest is given in {@link SelectionKey} bits so that handlers are the same in both modes; ready events are
+ * translated back the way the JDK's {@code SocketChannelImpl.translateReadyOps} does (an error or hang-up makes every
+ * operation ready, so that the handler's next call finds the error).
+ *
+ * <h2>Edge-triggered sockets, with the relay's level-triggered logic on top</h2>
+ * The relay is written for level-triggered readiness: it stops reading when its sink is full or after a bounded
+ * number of reads, turns interest off while a connect is under way, and expects to hear again. Edge-triggered epoll
+ * reports a change once. So the poller keeps, per descriptor, the readiness it has been told of and not yet
+ * delivered ({@code ready}): an edge adds to it; a dispatch delivers {@code ready & interest} and removes what it
+ * delivered; readiness that arrives while it is not wanted (client bytes while the backend connects) stays, and is
+ * delivered as soon as interest asks for it ({@link #interest} queues the descriptor for a dispatch without a system
+ * call). A handler that stops reading before the socket is drained says so ({@link #readAgain}), and is dispatched
+ * again on the next turn. Listening sockets stay level-triggered (one accept per event; the listener is reported
+ * again while clients wait).
  *
  * <p>Descriptor reuse: a socket closed while events of the same batch are still to be dispatched could have its
  * number reused by an accept in that batch and receive the old socket's events. So {@link #close} forgets the
- * handler at once and defers the close(2) itself to {@link #closeDeferred}, which the loop runs after the batch.
+ * handler at once and defers the close(2) itself until the batch is done.
  *
  * <p>Threading: everything on the loop thread, except {@link #wakeup}, which any thread may call.
  */
 final class EpollPoller {
     private static final int MAX_EVENTS = 1024;
-    private static final int IN_EVENTS = Linux.EPOLLIN;
-    private static final int OUT_EVENTS = Linux.EPOLLOUT;
+    private static final int EDGE_EVENTS = Linux.EPOLLIN | Linux.EPOLLOUT | Linux.EPOLLRDHUP | 1 << 31 /* EPOLLET */;
+    private static final int ALL_OPS = SelectionKey.OP_READ | SelectionKey.OP_WRITE | SelectionKey.OP_CONNECT
+            | SelectionKey.OP_ACCEPT;
+    private static final int IN_EPOLL = 1;
+    private static final int EDGE = 2;
+    private static final int QUEUED = 4;
+    /** The peer's FIN (EPOLLRDHUP) or a hang-up has been seen: an end of stream is waiting behind any data. */
+    private static final int PEER_SHUT = 8;
 
     private final Linux.Calls sys;
     private final int epfd;
@@ -40,8 +56,17 @@ final class EpollPoller {
     private final ByteBuffer wakeBuffer = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
     private final long wakeAddress;
     private IoHandler[] handlers = new IoHandler[1024];
-    /** Interest per descriptor, SelectionKey bits; -1 = not in epoll. */
+    /** Interest per descriptor, SelectionKey bits. */
     private int[] interest = new int[1024];
+    /** Edge-triggered descriptors: readiness told by epoll (or by {@link #readAgain}) and not yet delivered. */
+    private int[] ready = new int[1024];
+    /** The epoll bits of the last event per descriptor (for {@link #eventBroken}). */
+    private int[] lastEvents = new int[1024];
+    /** IN_EPOLL, EDGE, QUEUED per descriptor. */
+    private int[] flags = new int[1024];
+    /** Descriptors to dispatch from {@code ready} after the batch: readiness that became wanted, or read-again. */
+    private int[] queue = new int[64];
+    private int queued;
     private int[] pendingClose = new int[64];
     private int pendingCloses;
     /**
@@ -49,15 +74,14 @@ final class EpollPoller {
      * thread is about to write to it: its number could already belong to a new socket, which would receive the
      * 8 bytes. close() waits for in-flight wake-ups (a few instructions each), then refuses new ones.
      */
-    private final java.util.concurrent.atomic.AtomicInteger wakers = new java.util.concurrent.atomic.AtomicInteger();
-    /** The epoll bits of the event being dispatched (see {@link #eventBroken}). */
-    private int currentEvents;
+    private final AtomicInteger wakers = new AtomicInteger();
+    /** The descriptor whose event is being dispatched, -1 outside dispatch. */
+    private int current = -1;
     /** Inside {@link #poll}'s dispatch: closes must wait until the batch is done. */
     private boolean dispatching;
 
     EpollPoller(Linux.Calls sys) throws IOException {
         this.sys = sys;
-        Arrays.fill(interest, -1);
         events = ByteBuffer.allocateDirect(MAX_EVENTS * Linux.EPOLL_EVENT_SIZE).order(ByteOrder.nativeOrder());
         eventsAddress = Linux.address(events);
         wakeAddress = Linux.address(wakeBuffer);
@@ -73,55 +97,127 @@ final class EpollPoller {
         }
     }
 
-    /** Starts watching {@code fd} for {@code handler}, with no interest yet. */
-    void register(int fd, IoHandler handler) {
+    /**
+     * Starts watching {@code fd} for {@code handler}, with no interest yet.
+     *
+     * @param edgeTriggered a session socket (added once, never modified); false for a listening socket
+     */
+    void register(int fd, IoHandler handler, boolean edgeTriggered) {
         ensure(fd);
         handlers[fd] = handler;
-        interest[fd] = -1;
+        interest[fd] = 0;
+        ready[fd] = 0;
+        lastEvents[fd] = 0;
+        flags[fd] = edgeTriggered ? EDGE : 0;
     }
 
-    /** Sets the interest of a registered descriptor (SelectionKey bits); one epoll_ctl only when it changes. */
+    /**
+     * Sets the interest of a registered descriptor (SelectionKey bits). Edge-triggered: an epoll_ctl only the first
+     * time any interest is given; afterwards none — readiness already told that is now wanted is queued for
+     * dispatch. Level-triggered: one epoll_ctl whenever the interest changes.
+     */
     void interest(int fd, int ops) throws IOException {
-        int old = interest[fd];
-        if (old == ops) {
+        int f = flags[fd];
+        if ((f & EDGE) != 0) {
+            // Writability told earlier may be stale (the relay usually asks for OP_WRITE after a write that could
+            // not finish): delivering it costs one write that returns nothing, and the next edge comes when space
+            // frees. Not delivering it could strand bytes that were never tried (a PROXY header's payload waiting
+            // for the backend connect), so it is delivered.
+            interest[fd] = ops;
+            if ((f & IN_EPOLL) == 0) {
+                if (ops == 0) {
+                    return;
+                }
+                ctl(Linux.EPOLL_CTL_ADD, fd, EDGE_EVENTS);
+                flags[fd] = f | IN_EPOLL;
+            } else if ((ready[fd] & ops) != 0) {
+                enqueue(fd);
+            }
             return;
         }
-        int ev = toEpoll(ops);
-        int r;
-        if (old < 0) {
-            if (ops == 0) {
-                return; // not in epoll and nothing wanted: stay out
-            }
-            r = sys.epollCtl(epfd, Linux.EPOLL_CTL_ADD, fd, ev, fd);
-        } else {
-            r = sys.epollCtl(epfd, Linux.EPOLL_CTL_MOD, fd, ev, fd);
+        int old = (f & IN_EPOLL) == 0 ? -1 : interest[fd];
+        if (old == ops || (old < 0 && ops == 0)) {
+            return;
         }
-        if (r < 0) {
-            throw new IOException("epoll_ctl on fd " + fd + " failed: errno " + sys.errno());
-        }
+        ctl(old < 0 ? Linux.EPOLL_CTL_ADD : Linux.EPOLL_CTL_MOD, fd, toEpoll(ops));
+        flags[fd] = f | IN_EPOLL;
         interest[fd] = ops;
     }
 
-    int interest(int fd) {
-        return Math.max(0, interest[fd]);
+    private void ctl(int op, int fd, int ev) throws IOException {
+        if (sys.epollCtl(epfd, op, fd, ev, fd) < 0) {
+            throw new IOException("epoll_ctl on fd " + fd + " failed: errno " + sys.errno());
+        }
+    }
+
+    /**
+     * Edge-triggered: the handler stopped reading {@code fd} before it was drained (a bound on reads per event);
+     * dispatch it again for reading on the next turn, as level-triggered epoll would have.
+     */
+    void readAgain(int fd) {
+        if (fd < handlers.length && handlers[fd] != null && (flags[fd] & EDGE) != 0) {
+            ready[fd] |= SelectionKey.OP_READ;
+            enqueue(fd);
+        }
+    }
+
+    /**
+     * Edge-triggered: whether the peer's FIN has been seen on {@code fd}. A read that drains the data before it does
+     * not return the end of stream, and no further edge will come for it: the reader must read once more.
+     */
+    boolean peerShut(int fd) {
+        return fd < flags.length && (flags[fd] & PEER_SHUT) != 0;
+    }
+
+    private void enqueue(int fd) {
+        if ((flags[fd] & QUEUED) != 0) {
+            return;
+        }
+        flags[fd] |= QUEUED;
+        if (queued == queue.length) {
+            queue = Arrays.copyOf(queue, queued * 2);
+        }
+        queue[queued++] = fd;
+    }
+
+    /** Work is waiting without any event: the loop must not block in epoll_wait. */
+    boolean hasQueued() {
+        return queued > 0;
     }
 
     private static int toEpoll(int ops) {
         int ev = 0;
         if ((ops & (SelectionKey.OP_READ | SelectionKey.OP_ACCEPT)) != 0) {
-            ev |= IN_EVENTS;
+            ev |= Linux.EPOLLIN;
         }
         if ((ops & (SelectionKey.OP_WRITE | SelectionKey.OP_CONNECT)) != 0) {
-            ev |= OUT_EVENTS;
+            ev |= Linux.EPOLLOUT;
         }
         return ev;
+    }
+
+    /** The SelectionKey bits an epoll event makes ready. */
+    private static int toOps(int ev) {
+        if ((ev & (Linux.EPOLLERR | Linux.EPOLLHUP)) != 0) {
+            return ALL_OPS;
+        }
+        int ops = 0;
+        if ((ev & (Linux.EPOLLIN | Linux.EPOLLRDHUP)) != 0) {
+            ops |= SelectionKey.OP_READ | SelectionKey.OP_ACCEPT;
+        }
+        if ((ev & Linux.EPOLLOUT) != 0) {
+            ops |= SelectionKey.OP_WRITE | SelectionKey.OP_CONNECT;
+        }
+        return ops;
     }
 
     /** Forgets {@code fd} now and closes it — after the current batch when one is being dispatched. */
     void close(int fd) {
         if (fd < handlers.length) {
             handlers[fd] = null;
-            interest[fd] = -1;
+            interest[fd] = 0;
+            ready[fd] = 0;
+            flags[fd] &= QUEUED; // a queued entry finds no handler and is dropped
         }
         if (!dispatching) {
             sys.close(fd);
@@ -133,11 +229,7 @@ final class EpollPoller {
         pendingClose[pendingCloses++] = fd;
     }
 
-    boolean hasDeferredCloses() {
-        return pendingCloses > 0;
-    }
-
-    /** Closes the descriptors given to {@link #close} since the last call. */
+    /** Closes the descriptors given to {@link #close} during dispatch. */
     void closeDeferred() {
         for (int i = 0; i < pendingCloses; i++) {
             sys.close(pendingClose[i]);
@@ -146,16 +238,11 @@ final class EpollPoller {
     }
 
     /**
-     * Waits up to {@code timeoutMillis} (0: not at all) and hands every ready descriptor to {@code loop}.
-     *
-     * @return the number of descriptors dispatched
+     * Waits up to {@code timeoutMillis} (0: not at all; never when descriptors are queued) and hands every ready
+     * descriptor to {@code loop}, then the queued ones.
      */
-    int poll(long timeoutMillis, EventLoop loop) {
-        int n = sys.epollWait(epfd, eventsAddress, MAX_EVENTS, (int) timeoutMillis);
-        if (n < 0) {
-            return 0; // EINTR (a signal for the JVM): just another turn
-        }
-        int dispatched = 0;
+    void poll(long timeoutMillis, EventLoop loop) {
+        int n = sys.epollWait(epfd, eventsAddress, MAX_EVENTS, queued > 0 ? 0 : (int) timeoutMillis);
         dispatching = true;
         for (int i = 0; i < n; i++) {
             int base = i * Linux.EPOLL_EVENT_SIZE;
@@ -169,39 +256,69 @@ final class EpollPoller {
             if (h == null) {
                 continue; // closed earlier in this batch
             }
-            int want = interest[fd];
-            int ready = 0;
-            boolean broken = (ev & (Linux.EPOLLERR | Linux.EPOLLHUP)) != 0;
-            if ((ev & Linux.EPOLLIN) != 0 || broken) {
-                ready |= want & (SelectionKey.OP_READ | SelectionKey.OP_ACCEPT);
+            lastEvents[fd] = ev;
+            if ((ev & (Linux.EPOLLRDHUP | Linux.EPOLLHUP)) != 0) {
+                flags[fd] |= PEER_SHUT;
             }
-            if ((ev & Linux.EPOLLOUT) != 0 || broken) {
-                ready |= want & (SelectionKey.OP_WRITE | SelectionKey.OP_CONNECT);
-            }
-            if (ready == 0) {
-                if (broken && want >= 0) {
-                    // nothing wanted, but level-triggered epoll keeps reporting the error: step out until wanted
-                    sys.epollCtl(epfd, Linux.EPOLL_CTL_DEL, fd, 0, fd);
-                    interest[fd] = -1;
+            if ((flags[fd] & EDGE) != 0) {
+                int r = ready[fd] | toOps(ev);
+                int deliver = r & interest[fd];
+                ready[fd] = r & ~deliver;
+                if (deliver != 0) {
+                    dispatch(loop, fd, h, deliver);
                 }
                 continue;
             }
-            dispatched++;
-            currentEvents = ev;
-            loop.dispatch(h, ready);
+            int want = interest[fd];
+            int deliver = toOps(ev) & want;
+            if (deliver != 0) {
+                dispatch(loop, fd, h, deliver);
+            } else if ((ev & (Linux.EPOLLERR | Linux.EPOLLHUP)) != 0 && (flags[fd] & IN_EPOLL) != 0) {
+                // level-triggered, nothing wanted, but epoll keeps reporting the error: step out until wanted
+                sys.epollCtl(epfd, Linux.EPOLL_CTL_DEL, fd, 0, fd);
+                flags[fd] &= ~IN_EPOLL;
+            }
         }
+        drainQueue(loop);
         dispatching = false;
-        currentEvents = 0;
         closeDeferred();
-        return dispatched;
+    }
+
+    /** Dispatches the descriptors queued before this batch (those queued while draining wait for the next turn). */
+    private void drainQueue(EventLoop loop) {
+        int count = queued;
+        for (int i = 0; i < count; i++) {
+            int fd = queue[i];
+            flags[fd] &= ~QUEUED;
+            IoHandler h = handlers[fd];
+            if (h == null) {
+                continue;
+            }
+            int deliver = ready[fd] & interest[fd];
+            if (deliver != 0) {
+                ready[fd] &= ~deliver;
+                lastEvents[fd] = 0;
+                dispatch(loop, fd, h, deliver);
+            }
+        }
+        System.arraycopy(queue, count, queue, 0, queued - count);
+        queued -= count;
+    }
+
+    private void dispatch(EventLoop loop, int fd, IoHandler h, int ops) {
+        current = fd;
+        loop.dispatch(h, ops);
+        current = -1;
     }
 
     /**
      * Whether the event being dispatched carried an error or hang-up. A connecting socket that became writable
-     * without one has connected: no getsockopt(SO_ERROR) is needed to know it (HAProxy relies on the same).
+     * without one has connected: no getsockopt(SO_ERROR) is needed to know it (HAProxy relies on the same). True
+     * when nothing is known (outside dispatch, or a dispatch from the queue).
      */
     boolean eventBroken() {
-        return (currentEvents & (Linux.EPOLLERR | Linux.EPOLLHUP)) != 0 || !dispatching;
+        return current < 0 || lastEvents[current] == 0
+                || (lastEvents[current] & (Linux.EPOLLERR | Linux.EPOLLHUP)) != 0;
     }
 
     /** Any thread: makes a blocked {@link #poll} return. No errno is read, so no per-thread state is needed. */
@@ -237,9 +354,10 @@ final class EpollPoller {
         if (fd >= handlers.length) {
             int size = Math.max(fd + 1, handlers.length * 2);
             handlers = Arrays.copyOf(handlers, size);
-            int old = interest.length;
             interest = Arrays.copyOf(interest, size);
-            Arrays.fill(interest, old, size, -1);
+            ready = Arrays.copyOf(ready, size);
+            lastEvents = Arrays.copyOf(lastEvents, size);
+            flags = Arrays.copyOf(flags, size);
         }
     }
 }

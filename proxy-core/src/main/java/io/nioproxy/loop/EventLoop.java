@@ -133,9 +133,23 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         return scratchAddress;
     }
 
-    /** Epoll mode, loop thread: watch {@code fd} for {@code handler}, with no interest yet. */
-    public void registerFd(int fd, IoHandler handler) {
-        epoll.register(fd, handler);
+    /**
+     * Epoll mode, loop thread: watch {@code fd} for {@code handler}, with no interest yet.
+     *
+     * @param edgeTriggered a session socket (see {@link EpollPoller}); false for a listening socket
+     */
+    public void registerFd(int fd, IoHandler handler, boolean edgeTriggered) {
+        epoll.register(fd, handler, edgeTriggered);
+    }
+
+    /** Epoll mode, loop thread: whether the peer's FIN has been seen on {@code fd} (an edge-triggered socket). */
+    public boolean peerShutFd(int fd) {
+        return epoll.peerShut(fd);
+    }
+
+    /** Epoll mode, loop thread: {@code fd} was left with bytes unread; dispatch it for reading again next turn. */
+    public void readAgainFd(int fd) {
+        epoll.readAgain(fd);
     }
 
     /** Epoll mode, loop thread: the interest of a registered descriptor, in {@link SelectionKey} bits. */
@@ -305,7 +319,7 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     /** The epoll-mode half of {@link #turn}: the same steps, with deferred closes flushed once no batch runs. */
     private void epollTurn(long timeoutMillis) {
         epoll.closeDeferred(); // closes made by the tasks run before this turn
-        boolean noWait = !inbox.isEmpty() || !running;
+        boolean noWait = !inbox.isEmpty() || !running || epoll.hasQueued();
         if (noWait) {
             SLEEPING.setOpaque(this, 0);
         }

@@ -20,6 +20,12 @@ public interface Conn {
     /** Sets the interest, in {@link java.nio.channels.SelectionKey} bits. */
     void interest(int ops) throws IOException;
 
+    /**
+     * The caller stopped reading before the socket was drained (a bound on reads per event, a full buffer) and will
+     * want the rest: make sure it is told again, as a level-triggered selector would.
+     */
+    void readAgain();
+
     /** @return bytes read, 0 when none are there, -1 at end of stream */
     int read(ByteBuffer dst) throws IOException;
 

@@ -52,6 +52,11 @@ final class NioConn implements Conn {
     }
 
     @Override
+    public void readAgain() {
+        // level-triggered: the selector reports the socket again while bytes wait
+    }
+
+    @Override
     public int read(ByteBuffer dst) throws IOException {
         return channel.read(dst);
     }

@@ -107,7 +107,7 @@ public final class RawConn implements Conn {
 
     @Override
     public void register(IoHandler handler) {
-        loop.registerFd(fd, handler);
+        loop.registerFd(fd, handler, true);
     }
 
     @Override
@@ -118,12 +118,24 @@ public final class RawConn implements Conn {
     }
 
     @Override
+    public void readAgain() {
+        if (!closed) {
+            loop.readAgainFd(fd);
+        }
+    }
+
+    @Override
     public int read(ByteBuffer dst) throws IOException {
         int pos = dst.position();
         int room = dst.limit() - pos;
         long n = loop.sys().read(fd, Linux.positionAddress(dst), room);
         if (n > 0) {
             dst.position(pos + (int) n);
+            if (n < room && loop.peerShutFd(fd)) {
+                // drained, and the FIN is behind the data: the relay stops at a short read and no further edge
+                // will come, so have it read once more to meet the end of stream
+                loop.readAgainFd(fd);
+            }
             return (int) n;
         }
         if (n == 0) {

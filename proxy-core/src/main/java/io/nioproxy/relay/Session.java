@@ -205,6 +205,9 @@ public final class Session {
             close(CloseReason.RESET);
             return;
         }
+        if (n > 0 && !buf.hasRemaining()) {
+            client.conn.readAgain(); // the buffer filled: bytes may be left in the socket
+        }
         buf.flip();
         if (n < 0) {
             table.giveBuffer(buf);
@@ -479,9 +482,13 @@ public final class Session {
                 break;
             }
             buf.clear();
-            // A read that did not fill the buffer almost always drained the socket: skip the read() that would
-            // only return 0. Level-triggered epoll reports the socket again if more has arrived.
-            if (n < buf.capacity() || ++reads >= MAX_READS_PER_EVENT) {
+            // A read that did not fill the buffer drained the socket (TCP copies all it has queued): skip the
+            // read() that would only return 0. Bytes that arrive later are reported again.
+            if (n < buf.capacity()) {
+                break;
+            }
+            if (++reads >= MAX_READS_PER_EVENT) {
+                src.conn.readAgain(); // bytes are probably left: come back next turn (edge-triggered sockets)
                 break;
             }
         }
