@@ -71,7 +71,7 @@ public final class Linux {
     public static final String UNAVAILABLE_REASON;
 
     private static final MethodHandle EPOLL_CREATE1, EPOLL_CTL, EPOLL_WAIT, ACCEPT4, SOCKET, CONNECT, BIND, LISTEN,
-            GETSOCKOPT, SETSOCKOPT, READ, WRITE, SHUTDOWN, CLOSE, EVENTFD, GETSOCKNAME, GETPEERNAME, WRITE_PLAIN;
+            GETSOCKOPT, SETSOCKOPT, READ, WRITE, SHUTDOWN, CLOSE, EVENTFD, GETSOCKNAME, WRITE_PLAIN;
     /** The 8-byte counter increment an eventfd wake-up writes; never changed after class initialisation. */
     private static final ByteBuffer ONE = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder()).putLong(0, 1);
     private static final long ONE_ADDRESS;
@@ -85,7 +85,7 @@ public final class Linux {
         String arch = System.getProperty("os.arch", "");
         EPOLL_EVENT_SIZE = arch.equals("amd64") || arch.equals("x86_64") ? 12 : 16;
         EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE == 12 ? 4 : 8;
-        MethodHandle[] h = new MethodHandle[18];
+        MethodHandle[] h = new MethodHandle[17];
         long oneAddress = 0;
         MethodHandle positionAddress = null;
         Method ofBuffer = null, address = null;
@@ -121,7 +121,6 @@ public final class Linux {
             h[i++] = b.bind("close", true, 'I', 'I');
             h[i++] = b.bind("eventfd", true, 'I', 'I', 'I');
             h[i++] = b.bind("getsockname", true, 'I', 'I', 'J', 'J');
-            h[i++] = b.bind("getpeername", true, 'I', 'I', 'J', 'J');
             h[i++] = b.bindPlain("write", 'J', 'I', 'J', 'J');
             Class<?> seg = Class.forName("java.lang.foreign.MemorySegment");
             ofBuffer = seg.getMethod("ofBuffer", java.nio.Buffer.class);
@@ -154,8 +153,7 @@ public final class Linux {
         CLOSE = h[13];
         EVENTFD = h[14];
         GETSOCKNAME = h[15];
-        GETPEERNAME = h[16];
-        WRITE_PLAIN = h[17];
+        WRITE_PLAIN = h[16];
         ONE_ADDRESS = oneAddress;
         POSITION_ADDRESS = positionAddress;
         SEGMENT_OF_BUFFER = ofBuffer;
@@ -392,18 +390,6 @@ public final class Linux {
                 throw rethrow(t);
             }
         }
-
-        /** getpeername into {@code addr}; returns the length or -1. */
-        public int getpeername(int fd, long addr, int capacity) {
-            scratch.putInt(32, capacity);
-            try {
-                int r = (int) GETPEERNAME.invokeExact(cell, fd, addr, scratchAddress + 32);
-                return r < 0 ? -1 : scratch.getInt(32);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
-        }
-
     }
 
     private static RuntimeException rethrow(Throwable t) {

@@ -43,7 +43,7 @@ public final class SockAddr {
         return 28;
     }
 
-    /** Reads the address at offset 0 of {@code buf} (as accept4, getsockname or getpeername wrote it). */
+    /** Reads the address at offset 0 of {@code buf} (as accept4 or getsockname wrote it). */
     public static InetSocketAddress decode(ByteBuffer buf) {
         int family = buf.order(ByteOrder.nativeOrder()).getShort(0);
         int port = buf.order(ByteOrder.BIG_ENDIAN).getShort(2) & 0xffff;
