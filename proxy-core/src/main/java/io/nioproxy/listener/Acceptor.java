@@ -165,7 +165,7 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
                 if (errno == Linux.EINTR || errno == 103 /* ECONNABORTED: the client left the backlog */) {
                     continue;
                 }
-                pause(new IOException(describe(errno)));
+                pause(new IOException(Linux.strerror(errno)));
                 return;
             }
             if (noDelayInherited < 0 && listener.config().tcpNoDelay()) {
@@ -173,14 +173,6 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
             }
             dispatch(new RawConn(fd, SockAddr.decode(peer), noDelayInherited == 1));
         }
-    }
-
-    private static String describe(int errno) {
-        return switch (errno) {
-            case Linux.EMFILE -> "Too many open files";
-            case Linux.ENFILE -> "Too many open files in system";
-            default -> "accept4 errno " + errno;
-        };
     }
 
     /** Gives an accepted socket (a SocketChannel or a RawConn) to a session table, here or on another loop. */

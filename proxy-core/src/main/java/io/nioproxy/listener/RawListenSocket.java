@@ -52,10 +52,7 @@ final class RawListenSocket {
             ByteBuffer addr = ByteBuffer.allocateDirect(SockAddr.CAPACITY);
             int len = SockAddr.encode(at, addr);
             if (sys.bind(fd, Linux.positionAddress(addr.clear()), len) < 0) {
-                int errno = sys.errno();
-                String why = errno == 98 ? "Address already in use" : errno == 99 ? "Cannot assign requested address"
-                        : errno == 13 ? "Permission denied" : "errno " + errno;
-                throw new BindException(why);
+                throw new BindException(Linux.strerror(sys.errno()));
             }
             check(sys, sys.listen(fd, backlog), "listen");
             if (sys.getsockname(fd, Linux.positionAddress(addr.clear()), SockAddr.CAPACITY) < 0) {

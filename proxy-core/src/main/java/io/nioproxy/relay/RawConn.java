@@ -268,32 +268,12 @@ public final class RawConn implements Conn {
 
     /** The exception java.nio would have thrown for {@code errno} from {@code call}. */
     static IOException error(String call, int errno) {
-        String what = call + " failed: " + describe(errno);
+        String what = call + " failed: " + Linux.strerror(errno);
         return switch (errno) {
             case Linux.EADDRNOTAVAIL, 98 /* EADDRINUSE */ -> new BindException(what);
             case Linux.ECONNREFUSED, 110 /* ETIMEDOUT */, 113 /* EHOSTUNREACH */, 101 /* ENETUNREACH */ ->
                     new ConnectException(what);
             default -> new SocketException(what);
-        };
-    }
-
-    /** The usual strerror text for the errors a relay meets; the number for the rest. */
-    static String describe(int errno) {
-        return switch (errno) {
-            case 9 -> "Bad file descriptor";
-            case 11 -> "Resource temporarily unavailable";
-            case 23 -> "Too many open files in system";
-            case 24 -> "Too many open files";
-            case 32 -> "Broken pipe";
-            case 98 -> "Address already in use";
-            case 99 -> "Cannot assign requested address";
-            case 101 -> "Network is unreachable";
-            case 104 -> "Connection reset by peer";
-            case 107 -> "Transport endpoint is not connected";
-            case 110 -> "Connection timed out";
-            case 111 -> "Connection refused";
-            case 113 -> "No route to host";
-            default -> "errno " + errno;
         };
     }
 }

@@ -75,7 +75,7 @@ public final class Linux {
     /** The 8-byte counter increment an eventfd wake-up writes; never changed after class initialisation. */
     private static final ByteBuffer ONE = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder()).putLong(0, 1);
     private static final long ONE_ADDRESS;
-    private static final Method SEGMENT_OF_BUFFER, SEGMENT_ADDRESS;
+    private static final Method SEGMENT_OF_BUFFER;
     /** (Buffer)long: the native address of a direct buffer's position; inlined by the JIT (a constant handle). */
     private static final MethodHandle POSITION_ADDRESS;
     private static final int ERRNO_OFFSET;
@@ -157,7 +157,6 @@ public final class Linux {
         ONE_ADDRESS = oneAddress;
         POSITION_ADDRESS = positionAddress;
         SEGMENT_OF_BUFFER = ofBuffer;
-        SEGMENT_ADDRESS = address;
         ERRNO_OFFSET = errnoOffset;
         CAPTURE_SIZE = captureSize;
         UNAVAILABLE_REASON = reason;
@@ -167,16 +166,34 @@ public final class Linux {
     private Linux() {
     }
 
-    /** The native address of a direct buffer's first byte (not its position). Start-up use: reflective. */
+    /** The native address of a direct buffer's first byte (not its position). */
     public static long address(ByteBuffer direct) {
         if (!direct.isDirect()) {
             throw new IllegalArgumentException("not a direct buffer");
         }
-        try {
-            return (long) SEGMENT_ADDRESS.invoke(SEGMENT_OF_BUFFER.invoke(null, direct.duplicate().clear()));
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("cannot take the address of a direct buffer", e);
-        }
+        return positionAddress(direct.duplicate().clear());
+    }
+
+    /** The usual strerror text for the errors a balancer meets, for messages and logs; the number for the rest. */
+    public static String strerror(int errno) {
+        return switch (errno) {
+            case 9 -> "Bad file descriptor";
+            case EAGAIN -> "Resource temporarily unavailable";
+            case 13 -> "Permission denied";
+            case ENFILE -> "Too many open files in system";
+            case EMFILE -> "Too many open files";
+            case 32 -> "Broken pipe";
+            case 98 -> "Address already in use";
+            case EADDRNOTAVAIL -> "Cannot assign requested address";
+            case 101 -> "Network is unreachable";
+            case 103 -> "Software caused connection abort";
+            case 104 -> "Connection reset by peer";
+            case 107 -> "Transport endpoint is not connected";
+            case 110 -> "Connection timed out";
+            case ECONNREFUSED -> "Connection refused";
+            case 113 -> "No route to host";
+            default -> "errno " + errno;
+        };
     }
 
     /**
