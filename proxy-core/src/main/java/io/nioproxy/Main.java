@@ -53,7 +53,7 @@ public final class Main {
             }
             ProxyConfig config = Settings.fromSystem().build();
             followDns(config);
-            String warmUp = WarmUp.run(config.warmUpRoundTrips());
+            String warmUp = WarmUp.run(config.warmUpRoundTrips(), config.io());
             Proxy proxy = Proxy.start(config);
             // Logged once bound, so that a start-up error is the only line a failed start prints.
             Log.info("nioproxy started (" + warmUp + "): " + Settings.describe(config));

@@ -114,7 +114,7 @@ public final class Proxy implements AutoCloseable {
                 loops[i] = new EventLoop(i, new BufferPool(config.bufferBytes(), config.poolBytesPerLoop()),
                         config.bulkBufferBytes() == 0 ? null
                                 : new BufferPool(config.bulkBufferBytes(), config.poolBytesPerLoop() / 4),
-                        config.io() == io.nioproxy.config.IoMode.EPOLL);
+                        config.io() == io.nioproxy.config.IoMode.EPOLL, config.loopSpinPolls());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot open a selector", e);
             }

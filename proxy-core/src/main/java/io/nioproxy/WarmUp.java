@@ -1,68 +1,92 @@
 package io.nioproxy;
 
+import io.nioproxy.config.IoMode;
 import io.nioproxy.config.Settings;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.Locale;
 import java.util.Properties;
 
 /**
  * Runs the data path on loopback before the real listeners open, so that the JIT has compiled it when the first
- * client arrives: a private balancer and echo backend, some short connections (accept, pick, connect, relay, close)
- * and request/response round trips on a kept-open one. Without it the first seconds of traffic run interpreted and
- * the compiler threads compete with the loop — the slow first requests and the long latency tail HAProxy and nginx
- * do not have. Everything it opens is closed before {@link Main} binds the real listeners.
+ * client arrives. A private balancer (same I/O mode as the real one) relays to a private echo backend; clients run
+ * request/response round trips on kept-open connections and as many short connections (accept, pick, connect,
+ * relay, close), half closed by the backend first (an HTTP {@code Connection: close} exchange), half by the client.
+ * Without it the first seconds of traffic run interpreted and the compiler threads compete with the loop: slow first
+ * requests, a long latency tail and extra CPU per connection that HAProxy and nginx do not have.
  *
- * <p>Start-up thread only. Costs well under a second of CPU with the default {@code proxy.warmup}.
+ * <p>The traffic comes in rounds and stops after a round in which the JIT compiled (almost) nothing. It must go on
+ * while the JIT works: HotSpot drops a queued compilation whose method has not run for 50 ms, and raises its
+ * thresholds while its queue is long, so one burst followed by a pause left the once-per-connection methods at tier 3
+ * and C2 compiled them under the first real load (measured: 0.1–0.3 s of C2 CPU in the first six seconds of a
+ * {@code Connection: close} load, 2–6 µs per connection). Everything it opens is closed before {@link Main} binds the
+ * real listeners.
+ *
+ * <p>Start-up thread only (plus its own client and echo threads, all ended before it returns).
  */
 final class WarmUp {
+    static final int CLIENTS = 8;
+    /** A round is this fraction of {@code proxy.warmup}. */
+    private static final int ROUND_PARTS = 8;
+    private static final int MIN_ROUNDS = 4;
+    private static final int MAX_ROUNDS = 16;
+    /** A round whose compilations took less than this (of 0.3–1 s of traffic) leaves the JIT nothing to do. */
+    private static final long QUIET_ROUND_MILLIS = 20;
+    private static final int MESSAGE = 64;
+    /** First byte of a message after which the echo backend closes the connection (it echoes the message first). */
+    private static final byte CLOSE_AFTER = 'C';
+
     private WarmUp() {
     }
 
     /**
-     * @param roundTrips the number of request/response round trips (a fortieth as many short connections)
+     * @param roundTrips {@code proxy.warmup}: a round is an eighth of it in round trips and as many connections;
+     *                   4 to 16 rounds run
+     * @param io         the I/O mode the real listeners use, so that the code compiled is the code that will run
      * @return a summary for the start-up log line (logged by Main with the settings, so that a start-up error stays
      *         the only line a failed start prints)
      */
-    static String run(int roundTrips) {
+    static String run(int roundTrips, IoMode io) {
         if (roundTrips <= 0) {
             return "warm-up off";
         }
         long start = System.nanoTime();
+        int step = Math.max(CLIENTS, roundTrips / ROUND_PARTS);
+        int rounds = 0;
         try (ServerSocket echo = new ServerSocket(0, 128, InetAddress.getLoopbackAddress())) {
-            Thread backend = new Thread(() -> serve(echo), "nioproxy-warmup-echo");
-            backend.setDaemon(true);
-            backend.start();
+            // a fixed set of accept-and-serve threads: a thread per short connection would cost more than the
+            // connection itself. Each client holds at most one connection at a time, so 2 x CLIENTS is plenty.
+            for (int i = 0; i < 2 * CLIENTS; i++) {
+                Thread backend = new Thread(() -> serve(echo), "nioproxy-warmup-echo");
+                backend.setDaemon(true);
+                backend.start();
+            }
             Properties p = new Properties();
+            p.setProperty(Settings.IO.property(), io.name().toLowerCase(Locale.ROOT));
             p.setProperty(Settings.LISTEN.property(), "127.0.0.1:0");
             p.setProperty(Settings.BACKENDS.property(), "127.0.0.1:" + echo.getLocalPort());
             p.setProperty(Settings.WORKERS.property(), "1");
             try (Proxy proxy = Proxy.start(Settings.from(p).build())) {
                 InetSocketAddress front = proxy.listeners().get(0).boundAddress();
-                // several clients at once: the loop then handles many ready keys per turn, as under real load, and
-                // the warm-up is bound by CPU rather than by one connection's round-trip time
-                Thread[] clients = new Thread[CLIENTS];
-                IOException[] failure = new IOException[1];
-                for (int c = 0; c < CLIENTS; c++) {
-                    clients[c] = new Thread(() -> {
-                        try {
-                            drive(front, roundTrips / CLIENTS);
-                        } catch (IOException e) {
-                            failure[0] = e;
-                        }
-                    }, "nioproxy-warmup-client");
-                    clients[c].start();
-                }
-                for (Thread t : clients) {
-                    t.join();
-                }
-                if (failure[0] != null) {
-                    throw failure[0];
+                CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+                boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+                long compiled = timed ? jit.getTotalCompilationTime() : 0;
+                while (rounds < MAX_ROUNDS) {
+                    driveAll(front, step);
+                    rounds++;
+                    long now = timed ? jit.getTotalCompilationTime() : 0;
+                    if (rounds >= MIN_ROUNDS && now - compiled < QUIET_ROUND_MILLIS) {
+                        break;
+                    }
+                    compiled = now;
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -71,27 +95,58 @@ final class WarmUp {
         } catch (IOException | RuntimeException e) {
             return "warm-up skipped: " + e; // never a reason not to start
         }
-        return "warm-up " + roundTrips + " round trips and " + roundTrips / 40 + " connections in "
+        long total = (long) rounds * (step / CLIENTS * CLIENTS);
+        return "warm-up " + rounds + " rounds, " + total + " round trips and " + total + " connections in "
                 + (System.nanoTime() - start) / 1_000_000 + " ms";
     }
 
-    static final int CLIENTS = 8;
+    /** Runs {@code roundTrips} round trips and as many short connections, from {@link #CLIENTS} clients at once. */
+    private static void driveAll(InetSocketAddress front, int roundTrips) throws IOException, InterruptedException {
+        // several clients at once: the loop then handles many ready events per turn, as under real load, and the
+        // warm-up is bound by CPU rather than by one connection's round-trip time
+        Thread[] clients = new Thread[CLIENTS];
+        IOException[] failure = new IOException[1];
+        for (int c = 0; c < CLIENTS; c++) {
+            clients[c] = new Thread(() -> {
+                try {
+                    drive(front, roundTrips / CLIENTS);
+                } catch (IOException e) {
+                    failure[0] = e;
+                }
+            }, "nioproxy-warmup-client");
+            clients[c].start();
+        }
+        for (Thread t : clients) {
+            t.join();
+        }
+        if (failure[0] != null) {
+            throw failure[0];
+        }
+    }
 
-    /** One client's share: round trips on a kept-open connection, then a fortieth as many short connections. */
+    /** One client's share: round trips on a kept-open connection, then as many short connections. */
     private static void drive(InetSocketAddress front, int roundTrips) throws IOException {
-        byte[] msg = new byte[64];
-        byte[] back = new byte[64];
+        byte[] msg = new byte[MESSAGE];
+        byte[] back = new byte[MESSAGE];
         try (Socket s = new Socket(front.getAddress(), front.getPort())) {
             s.setTcpNoDelay(true);
             for (int i = 0; i < roundTrips; i++) {
                 roundTrip(s, msg, back);
             }
         }
-        for (int i = 0; i < roundTrips / 40; i++) {
+        byte[] closing = new byte[MESSAGE];
+        closing[0] = CLOSE_AFTER;
+        for (int i = 0; i < roundTrips; i++) {
             try (Socket s = new Socket(front.getAddress(), front.getPort())) {
-                roundTrip(s, msg, back);
-                s.shutdownOutput();
-                s.getInputStream().read();
+                if ((i & 1) == 0) {
+                    roundTrip(s, closing, back); // the backend closes first; the proxy half-closes towards us
+                } else {
+                    roundTrip(s, msg, back);
+                    s.shutdownOutput();          // we close first; the proxy half-closes towards the backend
+                }
+                if (s.getInputStream().read() != -1) {
+                    throw new IOException("warm-up: bytes after the echo");
+                }
             }
         }
     }
@@ -104,32 +159,34 @@ final class WarmUp {
         while (off < back.length) {
             int n = in.read(back, off, back.length - off);
             if (n < 0) {
-                throw new IOException("closed during warm-up");
+                throw new IOException("warm-up: closed before the echo");
             }
             off += n;
         }
     }
 
+    /** Accepts and echoes one connection at a time until the server socket closes. */
     private static void serve(ServerSocket server) {
+        byte[] buf = new byte[4096];
         while (!server.isClosed()) {
-            try {
-                Socket s = server.accept();
-                Thread t = new Thread(() -> {
-                    byte[] buf = new byte[4096];
-                    try (s) {
-                        s.setTcpNoDelay(true);
-                        int n;
-                        while ((n = s.getInputStream().read(buf)) > 0) {
-                            s.getOutputStream().write(buf, 0, n);
-                        }
-                    } catch (IOException ignored) {
-                        // closing
+            try (Socket s = server.accept()) {
+                s.setTcpNoDelay(true);
+                int n;
+                long echoed = 0;
+                boolean closeAfterOne = false;
+                while ((n = s.getInputStream().read(buf)) > 0) {
+                    closeAfterOne |= echoed == 0 && buf[0] == CLOSE_AFTER;
+                    s.getOutputStream().write(buf, 0, n);
+                    echoed += n;
+                    if (closeAfterOne && echoed >= MESSAGE) {
+                        break;
                     }
-                }, "nioproxy-warmup-conn");
-                t.setDaemon(true);
-                t.start();
+                }
             } catch (IOException e) {
-                return;
+                if (server.isClosed()) {
+                    return;
+                }
+                // a connection that failed; serve the next one
             }
         }
     }

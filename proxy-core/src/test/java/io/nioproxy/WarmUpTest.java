@@ -1,5 +1,6 @@
 package io.nioproxy;
 
+import io.nioproxy.config.IoMode;
 import io.nioproxy.testing.ProxyHarness;
 import org.junit.jupiter.api.Test;
 
@@ -12,11 +13,18 @@ class WarmUpTest {
     @Test
     void warmUpRelaysItsTrafficAndCleansUp() throws Exception {
         long fds = ProxyHarness.openFds();
-        String summary = WarmUp.run(4000);
-        assertTrue(summary.startsWith("warm-up 4000 round trips and 100 connections in "), summary);
+        String summary = WarmUp.run(4000, io.nioproxy.sys.Linux.AVAILABLE ? IoMode.EPOLL : IoMode.NIO);
+        // rounds of 500 round trips and 500 short connections (an eighth each), 4 to 16 of them, all completed
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("warm-up (\\d+) rounds, (\\d+) round trips and (\\d+) connections in \\d+ ms").matcher(summary);
+        assertTrue(m.matches(), summary);
+        int rounds = Integer.parseInt(m.group(1));
+        assertTrue(rounds >= 4 && rounds <= 16, summary);
+        assertEquals(rounds * 496L, Long.parseLong(m.group(2)), summary); // 500 / 8 clients = 62 each
+        assertEquals(m.group(2), m.group(3), summary);
         ProxyHarness.await("warm-up threads and sockets gone", java.time.Duration.ofSeconds(10),
                 () -> ProxyHarness.openFds() <= fds + 2 && Thread.getAllStackTraces().keySet().stream()
                         .noneMatch(t -> t.getName().startsWith("nioproxy-warmup") && t.isAlive()));
-        assertEquals("warm-up off", WarmUp.run(0));
+        assertEquals("warm-up off", WarmUp.run(0, IoMode.NIO));
     }
 }

@@ -19,12 +19,13 @@ import java.util.List;
  * @param warmUpRoundTrips  round trips of the start-up JIT warm-up ({@code Main} only); 0 = none
  * @param io                how the loops drive sockets (java.nio or direct epoll calls)
  * @param bulkBufferBytes   size of a bulk relay buffer (for directions that keep filling regular ones); 0 = off
+ * @param loopSpinPolls     non-blocking polls a loop makes after one that found events, before it may sleep
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
                           List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
                           long shutdownPaceNanos, String accessLog, long accessLogInterimNanos,
                           int maxConnGlobal, int warmUpRoundTrips, IoMode io,
-                          int bulkBufferBytes) {
+                          int bulkBufferBytes, int loopSpinPolls) {
 
     public ProxyConfig {
         listeners = List.copyOf(listeners);

@@ -241,7 +241,7 @@ final class EpollPoller {
      * Waits up to {@code timeoutMillis} (0: not at all; never when descriptors are queued) and hands every ready
      * descriptor to {@code loop}, then the queued ones.
      */
-    void poll(long timeoutMillis, EventLoop loop) {
+    int poll(long timeoutMillis, EventLoop loop) {
         int n = sys.epollWait(epfd, eventsAddress, MAX_EVENTS, queued > 0 ? 0 : (int) timeoutMillis);
         dispatching = true;
         for (int i = 0; i < n; i++) {
@@ -282,6 +282,7 @@ final class EpollPoller {
         drainQueue(loop);
         dispatching = false;
         closeDeferred();
+        return n;
     }
 
     /** Dispatches the descriptors queued before this batch (those queued while draining wait for the next turn). */
