@@ -19,7 +19,9 @@ import java.util.Properties;
  * Runs the data path on loopback before the real listeners open, so that the JIT has compiled it when the first
  * client arrives. A private balancer (same I/O mode as the real one) relays to a private echo backend; clients run
  * request/response round trips on kept-open connections and as many short connections (accept, pick, connect,
- * relay, close), half closed by the backend first (an HTTP {@code Connection: close} exchange), half by the client.
+ * relay, close), ended each of the ways real sessions end: closed by the backend first (an HTTP
+ * {@code Connection: close} exchange), closed by the client first, reset by the client, reset by the backend, and
+ * closed without a byte (a TCP health check).
  * Without it the first seconds of traffic run interpreted and the compiler threads compete with the loop: slow first
  * requests, a long latency tail and extra CPU per connection that HAProxy and nginx do not have.
  *
@@ -43,6 +45,8 @@ final class WarmUp {
     private static final int MESSAGE = 64;
     /** First byte of a message after which the echo backend closes the connection (it echoes the message first). */
     private static final byte CLOSE_AFTER = 'C';
+    /** First byte of a message after which the echo backend resets the connection (SO_LINGER 0). */
+    private static final byte RESET_AFTER = 'R';
 
     private WarmUp() {
     }
@@ -140,18 +144,44 @@ final class WarmUp {
         }
         byte[] closing = new byte[MESSAGE];
         closing[0] = CLOSE_AFTER;
+        byte[] resetting = new byte[MESSAGE];
+        resetting[0] = RESET_AFTER;
         for (int i = 0; i < roundTrips; i++) {
+            // the ways real sessions end, so that each has run (and been profiled) before the first client: the
+            // backend closes first, the client closes first, the client resets, the backend resets, and a client
+            // that connects and leaves without a byte (another balancer's TCP health check, a port scan)
             try (Socket s = new Socket(front.getAddress(), front.getPort())) {
-                if ((i & 1) == 0) {
-                    roundTrip(s, closing, back); // the backend closes first; the proxy half-closes towards us
-                } else {
-                    roundTrip(s, msg, back);
-                    s.shutdownOutput();          // we close first; the proxy half-closes towards the backend
-                }
-                if (s.getInputStream().read() != -1) {
-                    throw new IOException("warm-up: bytes after the echo");
+                switch (i % 5) {
+                    case 0 -> {
+                        roundTrip(s, closing, back); // the proxy half-closes towards us
+                        expectEnd(s);
+                    }
+                    case 1 -> {
+                        roundTrip(s, msg, back);
+                        s.shutdownOutput();          // the proxy half-closes towards the backend
+                        expectEnd(s);
+                    }
+                    case 2 -> {
+                        roundTrip(s, msg, back);
+                        s.setSoLinger(true, 0);      // close sends RST: the proxy's read fails with ECONNRESET
+                    }
+                    case 3 -> {
+                        roundTrip(s, resetting, back); // the backend resets after the echo; the proxy closes us
+                        try {
+                            s.getInputStream().read();
+                        } catch (IOException reset) {
+                            // a reset passed on is as good as a close here
+                        }
+                    }
+                    default -> s.shutdownOutput(); // no byte either way
                 }
             }
+        }
+    }
+
+    private static void expectEnd(Socket s) throws IOException {
+        if (s.getInputStream().read() != -1) {
+            throw new IOException("warm-up: bytes after the echo");
         }
     }
 
@@ -177,12 +207,17 @@ final class WarmUp {
                 s.setTcpNoDelay(true);
                 int n;
                 long echoed = 0;
-                boolean closeAfterOne = false;
+                byte first = 0;
                 while ((n = s.getInputStream().read(buf)) > 0) {
-                    closeAfterOne |= echoed == 0 && buf[0] == CLOSE_AFTER;
+                    if (echoed == 0) {
+                        first = buf[0];
+                    }
                     s.getOutputStream().write(buf, 0, n);
                     echoed += n;
-                    if (closeAfterOne && echoed >= MESSAGE) {
+                    if ((first == CLOSE_AFTER || first == RESET_AFTER) && echoed >= MESSAGE) {
+                        if (first == RESET_AFTER) {
+                            s.setSoLinger(true, 0);
+                        }
                         break;
                     }
                 }

@@ -65,9 +65,12 @@ final class EpollPoller {
     /** IN_EPOLL, EDGE, QUEUED per descriptor. */
     private int[] flags = new int[1024];
     /** Descriptors to dispatch from {@code ready} after the batch: readiness that became wanted, or read-again. */
-    private int[] queue = new int[64];
+    private int[] queue = new int[MAX_EVENTS]; // as pendingClose: large enough that growing is rare
     private int queued;
-    private int[] pendingClose = new int[64];
+    // Sized for a full batch in which every event ends a session (two descriptors each): growing it would be the one
+    // branch of close() a warm-up with few clients never takes, compiled as a trap and hit by the first burst of
+    // closes under real load (measured: a deoptimisation when wrk closed its 64 connections at once). 8 KiB per loop.
+    private int[] pendingClose = new int[2 * MAX_EVENTS];
     private int pendingCloses;
     /**
      * Wake-ups in progress on other threads; negative once closed. The eventfd must not be closed while another

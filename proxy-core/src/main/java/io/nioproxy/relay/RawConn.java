@@ -273,7 +273,23 @@ public final class RawConn implements Conn {
             case Linux.EADDRNOTAVAIL, 98 /* EADDRINUSE */ -> new BindException(what);
             case Linux.ECONNREFUSED, 110 /* ETIMEDOUT */, 113 /* EHOSTUNREACH */, 101 /* ENETUNREACH */ ->
                     new ConnectException(what);
-            default -> new SocketException(what);
+            default -> new SocketError(what);
         };
+    }
+
+    /**
+     * A socket error as the kernel reported it (ECONNRESET, EPIPE, ...), without a stack trace: a peer's reset is
+     * routine for a balancer (mobile clients, restarted backends), nothing logs the trace (it would only name this
+     * class), and filling it in costs more than the rest of the session's close.
+     */
+    static final class SocketError extends SocketException {
+        SocketError(String what) {
+            super(what);
+        }
+
+        @Override
+        public synchronized Throwable fillInStackTrace() {
+            return this;
+        }
     }
 }
