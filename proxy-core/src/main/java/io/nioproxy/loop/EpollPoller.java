@@ -243,6 +243,9 @@ final class EpollPoller {
     /**
      * Waits up to {@code timeoutMillis} (0: not at all; never when descriptors are queued) and hands every ready
      * descriptor to {@code loop}, then the queued ones.
+     *
+     * @return the events epoll reported (a wake-up included; -1 on EINTR): the loop's idle strategy counts a turn with
+     *         any as busy
      */
     int poll(long timeoutMillis, EventLoop loop) {
         int n = sys.epollWait(epfd, eventsAddress, MAX_EVENTS, queued > 0 ? 0 : (int) timeoutMillis);
