@@ -189,13 +189,8 @@ final class WarmUp {
         OutputStream out = s.getOutputStream();
         InputStream in = s.getInputStream();
         out.write(msg);
-        int off = 0;
-        while (off < back.length) {
-            int n = in.read(back, off, back.length - off);
-            if (n < 0) {
-                throw new IOException("warm-up: closed before the echo");
-            }
-            off += n;
+        if (in.readNBytes(back, 0, back.length) < back.length) {
+            throw new IOException("warm-up: closed before the echo");
         }
     }
 

@@ -36,10 +36,9 @@ class LoopSpinTest {
             try (Socket s = ProxyHarness.connect(proxy, null)) {
                 OutputStream out = s.getOutputStream();
                 InputStream in = s.getInputStream();
-                int off = 0;
                 for (int i = 0; i < sent.length; i += 1024) { // many small round trips: the loop spins between them
                     out.write(sent, i, 1024);
-                    off = readFully(in, got, off, 1024);
+                    assertEquals(1024, in.readNBytes(got, i, 1024), "closed after " + i + " bytes");
                 }
                 assertArrayEquals(sent, got);
 
@@ -61,17 +60,5 @@ class LoopSpinTest {
                 () -> Settings.from(Props.of("proxy.backends", "127.0.0.1:9", "proxy.loop.spin", "-1")).build());
         assertTrue(e.getMessage().contains("proxy.loop.spin"), e.getMessage());
         assertEquals(0, Settings.from(Props.of("proxy.backends", "127.0.0.1:9")).build().loopSpinPolls());
-    }
-
-    private static int readFully(InputStream in, byte[] into, int off, int len) throws java.io.IOException {
-        int end = off + len;
-        while (off < end) {
-            int n = in.read(into, off, end - off);
-            if (n < 0) {
-                throw new java.io.EOFException("closed after " + off + " bytes");
-            }
-            off += n;
-        }
-        return off;
     }
 }
