@@ -89,6 +89,7 @@ final class WarmUp {
                 // accept and relay methods (back to tier 3, recompiled under load).
                 try (Proxy proxy = Proxy.start(config)) {
                     driveAll(proxy.listeners().get(0).boundAddress(), step);
+                    awaitNoSessions(proxy);
                 }
                 rounds++;
                 long now = timed ? jit.getTotalCompilationTime() : 0;
@@ -106,6 +107,18 @@ final class WarmUp {
         long total = (long) rounds * (step / CLIENTS * CLIENTS);
         return "warm-up " + rounds + " rounds, " + total + " round trips and " + total + " connections in "
                 + (System.nanoTime() - start) / 1_000_000 + " ms";
+    }
+
+    /**
+     * Waits (at most 2 s) until the private balancer has ended the sessions its clients left: the last ones end a
+     * moment after the client's close or reset. Closing it earlier would log "closed N sessions at shutdown", a line
+     * that must not appear at start-up (a failed start prints exactly one line).
+     */
+    private static void awaitNoSessions(Proxy proxy) throws InterruptedException {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        while (proxy.sessions() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
     }
 
     /** Runs {@code roundTrips} round trips and as many short connections, from {@link #CLIENTS} clients at once. */
