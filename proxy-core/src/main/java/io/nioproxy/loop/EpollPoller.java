@@ -47,6 +47,8 @@ final class EpollPoller {
     private static final int QUEUED = 4;
     /** The peer's FIN (EPOLLRDHUP) or a hang-up has been seen: an end of stream is waiting behind any data. */
     private static final int PEER_SHUT = 8;
+    /** EPOLLERR has been seen (a reset, an ICMP error): what follows the data is an error, not an end of stream. */
+    private static final int ERROR_SEEN = 16;
 
     private final Linux.Calls sys;
     private final int epfd;
@@ -172,6 +174,15 @@ final class EpollPoller {
         return fd < flags.length && (flags[fd] & PEER_SHUT) != 0;
     }
 
+    /**
+     * Whether the peer's FIN has been seen on {@code fd} and no error: a read that returned less than it asked for
+     * has then taken every byte before that FIN (TCP reports the FIN only once all data before it is queued in
+     * order), so the next read can only return the end of stream.
+     */
+    boolean peerFinClean(int fd) {
+        return fd < flags.length && (flags[fd] & (PEER_SHUT | ERROR_SEEN)) == PEER_SHUT;
+    }
+
     private void enqueue(int fd) {
         if ((flags[fd] & QUEUED) != 0) {
             return;
@@ -265,6 +276,9 @@ final class EpollPoller {
             lastEvents[fd] = ev;
             if ((ev & (Linux.EPOLLRDHUP | Linux.EPOLLHUP)) != 0) {
                 flags[fd] |= PEER_SHUT;
+            }
+            if ((ev & Linux.EPOLLERR) != 0) {
+                flags[fd] |= ERROR_SEEN;
             }
             if ((flags[fd] & EDGE) != 0) {
                 int r = ready[fd] | toOps(ev);

@@ -158,6 +158,11 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         return epoll.peerShut(fd);
     }
 
+    /** Epoll mode: the peer's FIN, and no error, has been seen on {@code fd} (see {@code EpollPoller.peerFinClean}). */
+    public boolean peerFinCleanFd(int fd) {
+        return epoll.peerFinClean(fd);
+    }
+
     /** Epoll mode, loop thread: {@code fd} was left with bytes unread; dispatch it for reading again next turn. */
     public void readAgainFd(int fd) {
         epoll.readAgain(fd);
@@ -376,6 +381,10 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
             // the select woke up (not when the previous one did, which may be a second ago).
             now = System.nanoTime();
             nowFresh = true;
+            // Awake from here on: a task handed over while the handlers run (an accepted socket in acceptor mode)
+            // is run at the next turn's start without a wake-up, which would cost the producer a write and this
+            // loop an extra poll and read.
+            SLEEPING.setOpaque(this, 0);
         }
         try {
             handler.onReady(readyOps);

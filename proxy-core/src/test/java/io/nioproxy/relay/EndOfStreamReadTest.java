@@ -1,0 +1,152 @@
+package io.nioproxy.relay;
+
+import io.nioproxy.Proxy;
+import io.nioproxy.config.Settings;
+import io.nioproxy.loop.EventLoop;
+import io.nioproxy.testing.ProxyHarness;
+import io.nioproxy.testing.TcpServer;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A backend's last bytes and its FIN arriving together — the usual ending of a session (a server writes its reply and
+ * closes): the client gets every byte, then the end of stream, and the other direction keeps working. In epoll mode
+ * the loop takes those bytes with a single {@code read(2)}: a short read after a FIN with no error can only be followed
+ * by the end of stream, so the read that would return 0 is not made (counted from the loop thread's {@code syscr} in
+ * {@code /proc}).
+ */
+class EndOfStreamReadTest {
+    @Test
+    void lastBytesAndFinTogetherReachTheClientWithOneRead() throws Exception {
+        endAfterReply(false);
+    }
+
+    /**
+     * The same, ended by a reset instead (the backend closes with SO_LINGER 0): the shortcut must not turn it into a
+     * clean end — the client gets the bytes, then a reset.
+     */
+    @Test
+    void lastBytesAndResetTogetherReachTheClientAsAReset() throws Exception {
+        endAfterReply(true);
+    }
+
+    private static void endAfterReply(boolean reset) throws Exception {
+        byte[] reply = new byte[3000];
+        new Random(11).nextBytes(reply);
+        SynchronousQueue<Socket> accepted = new SynchronousQueue<>();
+        CountDownLatch backendDone = new CountDownLatch(1);
+        try (ProxyHarness h = new ProxyHarness();
+             TcpServer backend = h.add(new TcpServer(s -> {
+                 try {
+                     accepted.put(s);
+                     backendDone.await(10, TimeUnit.SECONDS); // the test writes and closes; keep the thread
+                 } catch (InterruptedException e) {
+                     Thread.currentThread().interrupt();
+                 }
+             }))) {
+            Proxy proxy = h.start(Settings.BACKENDS.property(), backend.address(), Settings.WORKERS.property(), "1");
+            EventLoop loop = proxy.loops()[0];
+            try (Socket client = ProxyHarness.connect(proxy, null)) {
+                Socket server = accepted.poll(5, TimeUnit.SECONDS);
+                assertTrue(server != null, "the backend was never connected");
+                OutputStream up = client.getOutputStream();
+                up.write(42);
+                assertEquals(42, server.getInputStream().read(), "the session is not relaying");
+
+                // Hold the loop while the backend writes its reply and closes, so that both are queued before the
+                // loop looks: the bytes and the FIN are reported by one event, as on a busy balancer.
+                CountDownLatch holding = new CountDownLatch(1);
+                CountDownLatch release = new CountDownLatch(1);
+                AtomicReference<Path> loopIo = new AtomicReference<>();
+                assertTrue(loop.execute(l -> {
+                    // readlink, not read: /proc/thread-self names this thread's task directory
+                    try {
+                        loopIo.set(Path.of("/proc/self/task",
+                                Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString(), "io"));
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                    holding.countDown();
+                    try {
+                        release.await(5, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }));
+                assertTrue(holding.await(5, TimeUnit.SECONDS), "the loop did not run the task");
+                long readsBefore = syscr(loopIo.get());
+                OutputStream down = server.getOutputStream();
+                down.write(reply);
+                if (reset) {
+                    server.setSoLinger(true, 0);
+                    server.close();
+                } else {
+                    server.shutdownOutput();
+                }
+                release.countDown();
+
+                InputStream in = client.getInputStream();
+                client.setSoTimeout(5000);
+                if (reset) {
+                    byte[] got = new byte[reply.length];
+                    int n = 0;
+                    try {
+                        n = in.readNBytes(got, 0, got.length);
+                        in.read();
+                        throw new AssertionError("a clean end of stream after " + n + " bytes: the reset was lost");
+                    } catch (SocketException expected) {
+                        // Connection reset: carried as a reset. Bytes still unread when it came may be dropped by
+                        // the client's own kernel; those read must be the reply's first ones.
+                        assertArrayEquals(java.util.Arrays.copyOf(reply, n), java.util.Arrays.copyOf(got, n));
+                    }
+                    ProxyHarness.await("the session to end", java.time.Duration.ofSeconds(5),
+                            () -> proxy.sessions() == 0);
+                    return;
+                }
+                byte[] got = in.readNBytes(reply.length + 1); // one more than sent: stops at the end of stream
+                assertArrayEquals(reply, got, "the reply before the end of stream");
+                assertEquals(-1, in.read(), "the end of stream after the reply");
+                long reads = syscr(loopIo.get()) - readsBefore;
+                if (loop.epollMode()) {
+                    assertEquals(1, reads, "read(2) calls by the loop for the reply and its FIN");
+                }
+
+                // the other direction is still open: the backend gets what the client sends after that end
+                up.write(new byte[] {1, 2, 3});
+                up.flush();
+                assertArrayEquals(new byte[] {1, 2, 3}, server.getInputStream().readNBytes(3));
+                client.shutdownOutput();
+                assertEquals(-1, server.getInputStream().read(), "the client's FIN carried to the backend");
+            } finally {
+                backendDone.countDown();
+            }
+            ProxyHarness.await("the session to end", java.time.Duration.ofSeconds(5),
+                    () -> proxy.sessions() == 0);
+        }
+    }
+
+    /** Read-family system calls made by one thread, from its {@code /proc/self/task/TID/io}. */
+    private static long syscr(Path io) throws java.io.IOException {
+        for (String line : Files.readAllLines(io)) {
+            if (line.startsWith("syscr:")) {
+                return Long.parseLong(line.substring(6).trim());
+            }
+        }
+        throw new AssertionError("no syscr in " + io);
+    }
+}
