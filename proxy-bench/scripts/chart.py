@@ -3,7 +3,10 @@
 
 usage: chart.py OUT.svg RUN.txt [RUN.txt ...]     each RUN is one bench.py run; its label is the file name
 Every cost row is shown as each proxy's ratio to HAProxy measured in the same run (HAProxy = 1.0, lower is better),
-so runs of different noise levels stay comparable. No dependency beyond Python 3.
+so runs of different noise levels stay comparable. A run that measured a proxy more than once (bench.py haproxy ours
+haproxy ours haproxy: HAProxy bracketing ours, because this machine switches between a fast and a slow state) is
+drawn as the median of the ratios of every measurement against each HAProxy measurement next to it, and labelled with
+the number of those pairs: no single pair is picked. No dependency beyond Python 3.
 """
 import json, os, sys
 
@@ -13,31 +16,47 @@ ROWS = [('rr_cpu_us_per_req', 'CPU per keep-alive request'), ('cpu_us_per_conn',
 COLORS = {'haproxy': '#8c8c8c', 'nginx': '#3b8a3b', 'ours': '#2f6fdb'}
 
 def load(path):
-    rows = {}
+    """The run's measurements, in the order bench.py made them."""
+    rows = []
     for line in open(path):
         line = line.strip()
         if line.startswith('{') and '"proxy"' in line:
-            r = json.loads(line)
-            rows[r['proxy']] = r
+            rows.append(json.loads(line))
     return rows
+
+def ratio(v, b):
+    return v / b if isinstance(v, (int, float)) and isinstance(b, (int, float)) and b else None
+
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+def pairs(rows, i):
+    """HAProxy measurements next to measurement i (all of them when the run has no proxy twice)."""
+    if len({r['proxy'] for r in rows}) == len(rows):
+        return [r for r in rows if r['proxy'] == 'haproxy']
+    return [rows[j] for j in (i - 1, i + 1) if 0 <= j < len(rows) and rows[j]['proxy'] == 'haproxy']
 
 def main():
     out, runs = sys.argv[1], sys.argv[2:]
     series = []  # (label, proxy, [ratio per row])
     for path in runs:
-        data = load(path)
-        base = data.get('haproxy')
-        if not base:
+        rows = load(path)
+        if not any(r['proxy'] == 'haproxy' for r in rows):
             continue
         label = os.path.splitext(os.path.basename(path))[0].replace('yardstick-', '')
-        for proxy in ('haproxy', 'nginx', 'ours'):
-            if proxy in data:
-                ratios = []
-                for key, _ in ROWS:
-                    v, b = data[proxy].get(key), base.get(key)
-                    ratios.append(v / b if isinstance(v, (int, float)) and isinstance(b, (int, float)) and b else None)
-                series.append((label, proxy, ratios))
-    W, rowH, left, top = 900, 26 * max(1, len(series)) + 30, 230, 40
+        for proxy in ('nginx', 'ours'):
+            found = [(i, r) for i, r in enumerate(rows) if r['proxy'] == proxy]
+            if not found:
+                continue
+            n = sum(len(pairs(rows, i)) for i, _ in found)
+            ratios = [median([ratio(r.get(key), b.get(key)) for i, r in found for b in pairs(rows, i)])
+                      for key, _ in ROWS]
+            series.append((label + (f' (median of {n} pairs)' if n > 1 else ''), proxy, ratios))
+    W, rowH, left, top = 960, 26 * max(1, len(series)) + 30, 330, 40
     H = top + rowH * len(ROWS) + 40
     scale = 360  # pixels per 1.0
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
