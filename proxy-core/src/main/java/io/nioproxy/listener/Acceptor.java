@@ -33,11 +33,14 @@ import java.util.concurrent.TimeUnit;
  */
 final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
     static final int PAUSE_MILLIS = 100;
-    /**
-     * Accepts per readiness event for an acceptor that feeds several loops ({@code proxy.accept=acceptor}): enough to
-     * drain a burst, bounded so that one listener cannot starve the loop.
-     */
+    /** Accepts per readiness event: enough to drain a burst, bounded so that one listener cannot starve the loop. */
     private static final int MAX_ACCEPTS_PER_EVENT = 64;
+    /**
+     * Epoll mode: one accept per readiness event, as nginx does by default ({@code multi_accept off}). Level-triggered
+     * epoll reports the listener again on the next turn while clients wait, so a batch would only add the accept4
+     * that returns EAGAIN at its end — one system call in every connection's cost.
+     */
+    private static final int EPOLL_ACCEPTS_PER_EVENT = 1;
 
     private final Listener listener;
     private final EventLoop loop;
@@ -56,15 +59,6 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
     private SelectionKey key;
     private int nextLoop;
     private long resumeNanos = Long.MAX_VALUE;
-    /**
-     * One accept per readiness event when this acceptor feeds only its own loop (reuseport, the default), as nginx
-     * does by default ({@code multi_accept off}), in both I/O modes: the listener is level-triggered (java.nio's
-     * selector is too), so it is reported again next turn while clients wait, and a batch would only add the accept
-     * that returns EAGAIN at its end — one system call in most connections' cost. An acceptor feeding several loops
-     * ({@code proxy.accept=acceptor}) is the only way in for all of them, so it takes a burst in one turn rather than
-     * let every loop's new clients wait for its own loop's turns.
-     */
-    private final int acceptsPerEvent;
 
     /**
      * @param tables the tables to give sockets to: just this loop's ({@code reuseport}), or every loop's in turn
@@ -78,7 +72,6 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
         this.peer = null;
         this.tables = tables;
         this.loops = loops;
-        this.acceptsPerEvent = tables.length > 1 ? MAX_ACCEPTS_PER_EVENT : 1;
     }
 
     /** An epoll-mode acceptor of the listening descriptor {@code listenFd}. */
@@ -90,7 +83,6 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
         this.peer = ByteBuffer.allocateDirect(SockAddr.CAPACITY);
         this.tables = tables;
         this.loops = loops;
-        this.acceptsPerEvent = tables.length > 1 ? MAX_ACCEPTS_PER_EVENT : 1;
     }
 
     void register() throws IOException {
@@ -138,7 +130,7 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
             acceptRaw();
             return;
         }
-        for (int i = 0; i < acceptsPerEvent; i++) {
+        for (int i = 0; i < MAX_ACCEPTS_PER_EVENT; i++) {
             if (pausedAtLimit()) {
                 return;
             }
@@ -160,7 +152,7 @@ final class Acceptor implements IoHandler, LoopTimer, EventLoop.KeyOwner {
     private void acceptRaw() {
         Linux.Calls sys = loop.sys();
         long addr = Linux.positionAddress(peer.clear());
-        for (int i = 0; i < acceptsPerEvent && !closed; i++) {
+        for (int i = 0; i < EPOLL_ACCEPTS_PER_EVENT && !closed; i++) {
             if (pausedAtLimit()) {
                 return;
             }
