@@ -3,7 +3,7 @@
 # connections, on CPU 0; the proxy pinned to CPU 1 by ../shared/bench/peers.sh), or per request on its keep-alive
 # load with LOAD=rr: wake-ups it performs
 # (sched:sched_waking in its threads: each is a sleeping peer woken, on loopback the costliest part of a send),
-# its own sleeps (voluntary context switches), and its system calls. Counts, not times: they hold on a noisy machine.
+# its context switches (sched:sched_switch: mostly its own sleeps), and its system calls. Counts, not times: they hold on a noisy machine.
 # usage: proxy-bench/scripts/conn-events.sh NAME [NAME...]    NAME: haproxy | nginx | ours
 #   e.g. OURS_JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java conn-events.sh haproxy ours
 # Needs the yardstick set up and its backends running (../shared/bench/backends.sh start). Run from the project root.
@@ -15,7 +15,7 @@ for name in "$@"; do
   base=${BASE[$name]}; url=http://127.0.0.1:$((base + 1))/
   ../shared/bench/peers.sh start "$name" "$base" >/dev/null
   pid=$(cat "${BENCH_RUN:-/tmp/lbbench}/$name.pid")
-  pids=$(pgrep -P "$pid" | tr '\n' ',')$pid # ours: bash -> java
+  pids=$(pgrep -P "$pid" | tr '\n' ',')$pid # and its children, should OURS_CMD start it under a wrapper
   sleep 1
   taskset -c 0 wrk -t1 -c64 -d2s "${hdr[@]}" "$url" >/dev/null # warm-up
   stat=$(mktemp)
