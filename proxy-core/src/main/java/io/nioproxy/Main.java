@@ -3,6 +3,7 @@ package io.nioproxy;
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ProxyConfig;
 import io.nioproxy.config.Settings;
+import io.nioproxy.sys.Priority;
 import io.nioproxy.demo.Demo;
 import io.nioproxy.log.Log;
 
@@ -55,8 +56,10 @@ public final class Main {
             followDns(config);
             String warmUp = WarmUp.run(config.warmUpRoundTrips(), config.io());
             Proxy proxy = Proxy.start(config);
+            // after the warm-up: while it runs, the compilers should have the core to themselves
+            String priority = lowerCompilers(config.backgroundNice());
             // Logged once bound, so that a start-up error is the only line a failed start prints.
-            Log.info("nioproxy started (" + warmUp + "): " + Settings.describe(config));
+            Log.info("nioproxy started (" + warmUp + "; " + priority + "): " + Settings.describe(config));
             CountDownLatch stopped = stopOnShutdown(proxy);
             logListeners(proxy);
             await(stopped);
@@ -64,6 +67,21 @@ public final class Main {
         } catch (ConfigException e) {
             err.println("nioproxy: " + e.getMessage());
             return EXIT_CONFIG;
+        }
+    }
+
+    /**
+     * Lowers the JIT compiler threads to {@code proxy.background.nice} (the control and health threads lower
+     * themselves as they start). Not being able to is no reason to refuse to start: the start-up line says why.
+     */
+    static String lowerCompilers(int nice) {
+        if (nice == 0) {
+            return "background threads at default priority";
+        }
+        try {
+            return Priority.lowerCompilerThreads(nice) + " JIT compiler threads and the control threads at nice " + nice;
+        } catch (IllegalStateException e) {
+            return "background threads at default priority: " + e.getMessage();
         }
     }
 

@@ -19,6 +19,7 @@ import io.nioproxy.config.ProxyConfig;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.loop.EventLoop;
 import io.nioproxy.relay.SessionTable;
+import io.nioproxy.sys.Priority;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -45,9 +46,8 @@ public final class Proxy implements AutoCloseable {
     private final EventLoop[] loops;
     private final SessionTable[] tables;
     private final List<Listener> listeners = new ArrayList<>();
-    private final ScheduledExecutorService control = Executors.newSingleThreadScheduledExecutor(
-            daemon("nioproxy-control"));
-    private final ExecutorService checks = Executors.newFixedThreadPool(4, daemon("nioproxy-health"));
+    private final ScheduledExecutorService control;
+    private final ExecutorService checks;
     private final List<BackendSource> sources = new ArrayList<>();
     private final List<HealthChecker> healthCheckers = new ArrayList<>();
     private AdminServer admin;
@@ -60,6 +60,8 @@ public final class Proxy implements AutoCloseable {
         this.config = config;
         this.loops = new EventLoop[config.workers()];
         this.tables = new SessionTable[config.workers()];
+        this.control = Executors.newSingleThreadScheduledExecutor(background("nioproxy-control", config.backgroundNice()));
+        this.checks = Executors.newFixedThreadPool(4, background("nioproxy-health", config.backgroundNice()));
     }
 
     /**
@@ -125,19 +127,43 @@ public final class Proxy implements AutoCloseable {
         }
     }
 
-    /** Health checks, backend sources and the reaper of each listener, on the control thread. */
+    /**
+     * Health checks, backend sources and the reaper of each listener, on the control thread. The passive health
+     * evaluation and the reaper of every listener share one tick: each scheduled task is a wake-up of the control
+     * thread, and on a host where the loops fill the cores each wake-up preempts a loop (three listeners with a task
+     * each woke it 45 times a second).
+     */
     private void startControl() {
+        List<BackendRegistry> registries = new ArrayList<>();
         for (Listener l : listeners) {
             BackendRegistry registry = l.registry();
             registry.sessionCloser(this::closeSessionsOf);
+            registries.add(registry);
             HealthChecker hc = new HealthChecker(registry, l.config().health(), control, checks);
             hc.start();
             healthCheckers.add(hc);
             BackendSource source = new BackendSource(registry, l.config(), l.initialSpecs());
             source.start(control);
             sources.add(source);
-            control.scheduleWithFixedDelay(() -> registry.reap(System.nanoTime()), 200, 200, TimeUnit.MILLISECONDS);
         }
+        long[] ticks = new long[1];
+        control.scheduleWithFixedDelay(() -> {
+            for (HealthChecker hc : healthCheckers) {
+                hc.passiveTick();
+            }
+            // the reaper closes drained sessions past their deadline; every other tick (200 ms) is soon enough
+            if ((ticks[0]++ & 1) == 1) {
+                long now = System.nanoTime();
+                for (BackendRegistry r : registries) {
+                    try {
+                        r.reap(now);
+                    } catch (RuntimeException e) {
+                        // an exception would end the scheduled tick, and with it every listener's passive checks
+                        Log.error("reaping backends of listener " + r.listener() + " failed", e);
+                    }
+                }
+            }
+        }, HealthChecker.PASSIVE_TICK_MILLIS, HealthChecker.PASSIVE_TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     /** Any thread: closes every session of {@code backend} on every loop (drain deadline, close-on-down). */
@@ -265,9 +291,17 @@ public final class Proxy implements AutoCloseable {
         }
     }
 
-    private static java.util.concurrent.ThreadFactory daemon(String name) {
+    /**
+     * Daemon threads that lower their own priority to {@code nice} before their first task ({@link Priority}: they
+     * share the loops' cores and must not hold a loop up). A nice value that cannot be set is logged once, by
+     * {@code Main}, which asks for the compiler threads' too.
+     */
+    private static java.util.concurrent.ThreadFactory background(String name, int nice) {
         return r -> {
-            Thread t = new Thread(r, name);
+            Thread t = new Thread(() -> {
+                Priority.lowerCurrentThread(nice);
+                r.run();
+            }, name);
             t.setDaemon(true);
             return t;
         };

@@ -20,12 +20,13 @@ import java.util.List;
  * @param io                how the loops drive sockets (java.nio or direct epoll calls)
  * @param bulkBufferBytes   size of a bulk relay buffer (for directions that keep filling regular ones); 0 = off
  * @param loopSpinPolls     non-blocking polls a loop makes after one that found events, before it may sleep
+ * @param backgroundNice    nice value of the control, health-check and JIT compiler threads; 0 = unchanged
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
                           List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
                           long shutdownPaceNanos, String accessLog, long accessLogInterimNanos,
                           int maxConnGlobal, int warmUpRoundTrips, IoMode io,
-                          int bulkBufferBytes, int loopSpinPolls) {
+                          int bulkBufferBytes, int loopSpinPolls, int backgroundNice) {
 
     public ProxyConfig {
         listeners = List.copyOf(listeners);

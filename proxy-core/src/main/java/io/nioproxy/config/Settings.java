@@ -125,6 +125,9 @@ public final class Settings {
     public static final Key LOOP_SPIN = new Key("loop.spin", Scope.GLOBAL, "0",
             "non-blocking polls a loop makes after a busy one before it sleeps: fewer sleeps and wake-ups (lower"
                     + " latency, less work for the threads that wake it) for more CPU of its own (0 = sleep at once)");
+    public static final Key BACKGROUND_NICE = new Key("background.nice", Scope.GLOBAL, "10",
+            "nice value of the control and health-check threads and the JIT compiler threads, so that they never"
+                    + " hold a loop up on its core (0-19; 0 = leave them; JDK 22+ on Linux)");
     public static final Key WARMUP = new Key("warmup", Scope.GLOBAL, "20000",
             "round trips run through a private loopback balancer at start so the JIT has compiled the data path"
                     + " before the first client (0 = off)");
@@ -159,7 +162,7 @@ public final class Settings {
 
     /** Every known key, in documentation order. */
     public static final List<Key> KEYS = List.of(CONFIG, WORKERS, LISTENERS, BUFFER_SIZE, POOL_BYTES, BULK_BUFFER_SIZE, ACCEPT, IO,
-            ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM, WARMUP, LOOP_SPIN,
+            ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM, WARMUP, LOOP_SPIN, BACKGROUND_NICE,
             LISTEN, BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG,
             TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX, DRAIN_TIMEOUT,
             HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT, HEALTH_HOLDDOWN,
@@ -280,8 +283,9 @@ public final class Settings {
         int maxConnGlobal = intValue(MAXCONN_GLOBAL.property(), get(MAXCONN_GLOBAL), 0, Integer.MAX_VALUE);
         int warmup = intValue(WARMUP.property(), get(WARMUP), 0, 10_000_000);
         int spin = intValue(LOOP_SPIN.property(), get(LOOP_SPIN), 0, 1_000_000);
+        int nice = intValue(BACKGROUND_NICE.property(), get(BACKGROUND_NICE), 0, 19);
         return new ProxyConfig(workers, (int) buffer, pool, accept, listeners, admin, shutdownTimeout, shutdownPace,
-                accessLog, interim, maxConnGlobal, warmup, ioMode, (int) bulk, spin);
+                accessLog, interim, maxConnGlobal, warmup, ioMode, (int) bulk, spin, nice);
     }
 
     private List<String> listenerNames() {
@@ -534,7 +538,8 @@ public final class Settings {
                 .append(" admin=").append(c.admin() == null ? "off" : c.admin())
                 .append(" shutdown.timeout=").append(Durations.format(c.shutdownTimeoutNanos()))
                 .append(" shutdown.pace=").append(Durations.format(c.shutdownPaceNanos()))
-                .append(" access.log=").append(c.accessLog() == null ? "off" : c.accessLog());
+                .append(" access.log=").append(c.accessLog() == null ? "off" : c.accessLog())
+                .append(" background.nice=").append(c.backgroundNice());
         for (ListenerConfig l : c.listeners()) {
             sb.append(System.lineSeparator()).append("  listener ").append(l.name())
                     .append(": listen=").append(l.listen())

@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
  * transitions through the registry's.
  */
 public final class HealthChecker {
-    static final long PASSIVE_TICK_MILLIS = 100;
+    public static final long PASSIVE_TICK_MILLIS = 100;
 
     private final BackendRegistry registry;
     private final HealthConfig config;
@@ -68,11 +68,14 @@ public final class HealthChecker {
         this.checks = checks;
     }
 
+    /**
+     * Schedules the active checks. The passive evaluation is not scheduled here: the owner calls
+     * {@link #passiveTick()} every {@link #PASSIVE_TICK_MILLIS} from one tick shared by every listener.
+     */
     public void start() {
         if (config.intervalNanos() > 0) {
             control.scheduleWithFixedDelay(this::activeTick, 0, config.intervalNanos(), TimeUnit.NANOSECONDS);
         }
-        control.scheduleWithFixedDelay(this::passiveTick, PASSIVE_TICK_MILLIS, PASSIVE_TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     private synchronized Status status(Backend b) {
@@ -171,7 +174,8 @@ public final class HealthChecker {
         }
     }
 
-    void passiveTick() {
+    /** Control thread: takes down backends whose clients' connects failed {@code fall} times in a row. */
+    public void passiveTick() {
         try {
             long now = System.nanoTime();
             for (Backend b : registry.backends()) {

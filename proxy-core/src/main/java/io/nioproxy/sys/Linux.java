@@ -59,6 +59,7 @@ public final class Linux {
     public static final int SHUT_WR = 1;
     public static final int EFD_NONBLOCK = 0x800;
     public static final int EFD_CLOEXEC = 0x80000;
+    public static final int PRIO_PROCESS = 0;
 
     /** Bytes per {@code struct epoll_event}: packed on x86-64 (12), naturally aligned elsewhere (16). */
     public static final int EPOLL_EVENT_SIZE;
@@ -71,7 +72,7 @@ public final class Linux {
     public static final String UNAVAILABLE_REASON;
 
     private static final MethodHandle EPOLL_CREATE1, EPOLL_CTL, EPOLL_WAIT, ACCEPT4, SOCKET, CONNECT, BIND, LISTEN,
-            GETSOCKOPT, SETSOCKOPT, READ, WRITE, SHUTDOWN, CLOSE, EVENTFD, GETSOCKNAME, WRITE_PLAIN;
+            GETSOCKOPT, SETSOCKOPT, READ, WRITE, SHUTDOWN, CLOSE, EVENTFD, GETSOCKNAME, WRITE_PLAIN, SETPRIORITY;
     /** The 8-byte counter increment an eventfd wake-up writes; never changed after class initialisation. */
     private static final ByteBuffer ONE = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder()).putLong(0, 1);
     private static final long ONE_ADDRESS;
@@ -85,7 +86,7 @@ public final class Linux {
         String arch = System.getProperty("os.arch", "");
         EPOLL_EVENT_SIZE = arch.equals("amd64") || arch.equals("x86_64") ? 12 : 16;
         EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE == 12 ? 4 : 8;
-        MethodHandle[] h = new MethodHandle[17];
+        MethodHandle[] h = new MethodHandle[18];
         long oneAddress = 0;
         MethodHandle positionAddress = null;
         Method ofBuffer = null, address = null;
@@ -122,6 +123,7 @@ public final class Linux {
             h[i++] = b.bind("eventfd", true, 'I', 'I', 'I');
             h[i++] = b.bind("getsockname", true, 'I', 'I', 'J', 'J');
             h[i++] = b.bindPlain("write", 'J', 'I', 'J', 'J');
+            h[i++] = b.bind("setpriority", true, 'I', 'I', 'I', 'I');
             Class<?> seg = Class.forName("java.lang.foreign.MemorySegment");
             ofBuffer = seg.getMethod("ofBuffer", java.nio.Buffer.class);
             address = seg.getMethod("address");
@@ -154,6 +156,7 @@ public final class Linux {
         EVENTFD = h[14];
         GETSOCKNAME = h[15];
         WRITE_PLAIN = h[16];
+        SETPRIORITY = h[17];
         ONE_ADDRESS = oneAddress;
         POSITION_ADDRESS = positionAddress;
         SEGMENT_OF_BUFFER = ofBuffer;
@@ -249,6 +252,18 @@ public final class Linux {
         /** errno of the last call that failed. */
         public int errno() {
             return state.getInt(ERRNO_OFFSET);
+        }
+
+        /**
+         * setpriority(2). With {@code which} = {@link #PRIO_PROCESS} Linux sets the nice value of one thread: the
+         * calling one for {@code who} = 0, otherwise the thread whose id is {@code who}.
+         */
+        public int setpriority(int which, int who, int prio) {
+            try {
+                return (int) SETPRIORITY.invokeExact(cell, which, who, prio);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
         }
 
         public int epollCreate1(int flags) {
