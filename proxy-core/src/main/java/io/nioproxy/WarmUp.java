@@ -2,6 +2,8 @@ package io.nioproxy;
 
 import io.nioproxy.config.IoMode;
 import io.nioproxy.config.Settings;
+import io.nioproxy.loop.EventLoop;
+import io.nioproxy.loop.LoopTimer;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,6 +16,8 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.Locale;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the data path on loopback before the real listeners open, so that the JIT has compiled it when the first
@@ -43,6 +47,9 @@ final class WarmUp {
     /** A round whose compilations took less than this (of 0.3–1 s of traffic) leaves the JIT nothing to do. */
     private static final long QUIET_ROUND_MILLIS = 20;
     private static final int MESSAGE = 64;
+    /** Empty polls per round (see {@link #idleTurns}) and how long each waits. */
+    private static final int IDLE_TURNS = 4;
+    private static final long IDLE_TURN_NANOS = 3_000_000;
     /** First byte of a message after which the echo backend closes the connection (it echoes the message first). */
     private static final byte CLOSE_AFTER = 'C';
     /** First byte of a message after which the echo backend resets the connection (SO_LINGER 0). */
@@ -65,6 +72,7 @@ final class WarmUp {
         long start = System.nanoTime();
         int step = Math.max(CLIENTS, roundTrips / ROUND_PARTS);
         int rounds = 0;
+        int emptyPolls = 0;
         try (ServerSocket echo = new ServerSocket(0, 128, InetAddress.getLoopbackAddress())) {
             // a fixed set of accept-and-serve threads: a thread per short connection would cost more than the
             // connection itself. Each client holds at most one connection at a time, so 2 x CLIENTS is plenty.
@@ -90,6 +98,7 @@ final class WarmUp {
                 try (Proxy proxy = Proxy.start(config)) {
                     driveAll(proxy.listeners().get(0).boundAddress(), step);
                     awaitNoSessions(proxy);
+                    emptyPolls += idleTurns(proxy.loops()[0]);
                 }
                 rounds++;
                 long now = timed ? jit.getTotalCompilationTime() : 0;
@@ -105,7 +114,8 @@ final class WarmUp {
             return "warm-up skipped: " + e; // never a reason not to start
         }
         long total = (long) rounds * (step / CLIENTS * CLIENTS);
-        return "warm-up " + rounds + " rounds, " + total + " round trips and " + total + " connections in "
+        return "warm-up " + rounds + " rounds, " + total + " round trips, " + total + " connections and " + emptyPolls
+                + " empty polls in "
                 + (System.nanoTime() - start) / 1_000_000 + " ms";
     }
 
@@ -119,6 +129,42 @@ final class WarmUp {
         while (proxy.sessions() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(1);
         }
+    }
+
+    /**
+     * Makes the loop wait for readiness and find none, a few times: a poll that times out empty. Traffic alone never
+     * does, and a real balancer does it first of all, idle before its first client: the loop's turn, compiled by C2
+     * with that branch never taken, was deoptimised by the real loop's first empty poll and recompiled under the
+     * first load (seen with {@code -Xlog:deoptimization=debug}: {@code EventLoop.turn} {@code unstable_if}, then a
+     * C2 compilation taking the loop's core in the measured window). A timer a few milliseconds away is the shortest
+     * empty wait the loop can be given; its firing runs the timer path as well (the real listeners' acceptors keep
+     * timers).
+     *
+     * @return how many timed out (each after an empty poll)
+     */
+    private static int idleTurns(EventLoop loop) throws InterruptedException {
+        int done = 0;
+        for (int i = 0; i < IDLE_TURNS; i++) {
+            CountDownLatch fired = new CountDownLatch(1);
+            LoopTimer timer = new LoopTimer() {
+                private final long deadline = System.nanoTime() + IDLE_TURN_NANOS;
+
+                @Override
+                public long deadlineNanos() {
+                    return deadline;
+                }
+
+                @Override
+                public void onDeadline(long nowNanos) {
+                    fired.countDown();
+                }
+            };
+            if (!loop.execute(l -> l.addTimer(timer)) || !fired.await(1, TimeUnit.SECONDS)) {
+                break; // a loop that stopped or stalled: the warm-up is only an optimisation
+            }
+            done++;
+        }
+        return done;
     }
 
     /** Runs {@code roundTrips} round trips and as many short connections, from {@link #CLIENTS} clients at once. */

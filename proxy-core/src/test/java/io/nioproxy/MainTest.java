@@ -108,7 +108,7 @@ class MainTest {
                 }
             }
             String all = String.join("\n", log);
-            assertTrue(all.matches("(?s).*nioproxy started \\(warm-up \\d+ rounds, \\d+ round trips and \\d+ connections in .*"), all);
+            assertTrue(all.matches("(?s).*nioproxy started \\(warm-up \\d+ rounds, \\d+ round trips, \\d+ connections and \\d+ empty polls in .*"), all);
             assertTrue(all.contains("): workers="), all);
             assertTrue(all.contains("idle.timeout=1h"), "effective settings logged once at start: " + all);
             try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
