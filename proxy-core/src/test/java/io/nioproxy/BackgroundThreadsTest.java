@@ -35,6 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class BackgroundThreadsTest {
     @Test
     void controlAndHealthThreadsRunAtTheConfiguredNiceAndTheLoopsAtTheDefault() throws Exception {
+        // only this balancer's threads: another test's balancer, still ending or left running, has its own
+        java.util.Set<String> earlier = threads("nioproxy-contro", "nioproxy-health", "nioproxy-loop").keySet();
         try (ProxyHarness h = new ProxyHarness(); TcpServer echo = h.add(TcpServer.echo())) {
             Proxy proxy = h.start(Settings.BACKENDS.property(), echo.address(), Settings.WORKERS.property(), "1",
                     Settings.HEALTH_INTERVAL.property(), "100ms", Settings.BACKGROUND_NICE.property(), "5");
@@ -48,17 +50,20 @@ class BackgroundThreadsTest {
                 assertArrayEquals(sent, in.readNBytes(sent.length));
             }
             if (Priority.unavailableReason() == null) {
-                // the health pool's threads start with the first check; earlier tests' control threads may be ending
+                // the health pool's threads start with the first check
                 ProxyHarness.await("control and health threads at nice 5", Duration.ofSeconds(10), () -> {
-                    Map<String, Integer> n = nices("nioproxy-contro", "nioproxy-health");
-                    return n.containsValue(5) && n.values().stream().allMatch(v -> v == 5)
+                    Map<String, Integer> n = nices(earlier, "nioproxy-contro", "nioproxy-health");
+                    return n.values().stream().allMatch(v -> v == 5)
+                            && n.keySet().stream().anyMatch(k -> k.startsWith("nioproxy-contro"))
                             && n.keySet().stream().anyMatch(k -> k.startsWith("nioproxy-health"));
                 });
             } else {
-                assertTrue(nices("nioproxy-contro").values().stream().allMatch(v -> v == 0),
-                        "without the FFM API nothing should change: " + nices("nioproxy-contro"));
+                Map<String, Integer> control = nices(earlier, "nioproxy-contro");
+                assertFalse(control.isEmpty(), "no control thread found in /proc/self/task");
+                assertTrue(control.values().stream().allMatch(v -> v == 0),
+                        "without the FFM API nothing should change: " + control);
             }
-            Map<String, Integer> loops = nices("nioproxy-loop");
+            Map<String, Integer> loops = nices(earlier, "nioproxy-loop");
             assertFalse(loops.isEmpty(), "no loop thread found in /proc/self/task");
             assertTrue(loops.values().stream().allMatch(v -> v == 0), "loops must keep the default priority: " + loops);
         }
@@ -69,7 +74,7 @@ class BackgroundThreadsTest {
         String line = Main.lowerCompilers(1); // 1: the rest of this test JVM hardly notices
         if (Priority.unavailableReason() == null) {
             assertTrue(line.matches("\\d+ JIT compiler threads and the control threads at nice 1"), line);
-            Map<String, Integer> compilers = nices("C1 CompilerThre", "C2 CompilerThre");
+            Map<String, Integer> compilers = nices(java.util.Set.of(), "C1 CompilerThre", "C2 CompilerThre");
             assertFalse(compilers.isEmpty(), "no compiler thread found in /proc/self/task");
             assertTrue(compilers.values().stream().allMatch(v -> v >= 1), compilers.toString());
         } else {
@@ -82,17 +87,25 @@ class BackgroundThreadsTest {
 
     @Test
     void oneControlWakeUpPerTickServesEveryListener() throws Exception {
+        // only this balancer's control thread: another test's balancer, still ending or left running, has its own
+        java.util.Set<String> earlier = threads("nioproxy-contro").keySet();
         try (ProxyHarness h = new ProxyHarness(); TcpServer echo = h.add(TcpServer.echo())) {
             h.start(Settings.LISTENERS.property(), "a,b,c", Settings.WORKERS.property(), "1",
                     "proxy.listener.a.listen", "127.0.0.1:0", "proxy.listener.a.backends", echo.address(),
                     "proxy.listener.b.listen", "127.0.0.1:0", "proxy.listener.b.backends", echo.address(),
                     "proxy.listener.c.listen", "127.0.0.1:0", "proxy.listener.c.backends", echo.address());
-            ProxyHarness.await("a control thread", Duration.ofSeconds(5),
-                    () -> !nices("nioproxy-contro").isEmpty());
-            Thread.sleep(300); // threads of earlier tests' balancers end
-            long before = switches("nioproxy-contro");
+            String[] ours = new String[1];
+            ProxyHarness.await("the balancer's control thread", Duration.ofSeconds(5), () -> {
+                for (String t : threads("nioproxy-contro").keySet()) {
+                    if (!earlier.contains(t)) {
+                        ours[0] = t;
+                    }
+                }
+                return ours[0] != null;
+            });
+            long before = switches(ours[0]);
             Thread.sleep(2000);
-            long woke = switches("nioproxy-contro") - before;
+            long woke = switches(ours[0]) - before;
             // 2 s of 100 ms ticks: 20 (19-21 counted). A task per listener and kind (passive check every 100 ms,
             // reaper every 200 ms) counted 30-39 here: the executor runs tasks due together in one wake-up.
             assertTrue(woke <= 26, "the control thread woke " + woke + " times in 2 s for three listeners");
@@ -110,31 +123,33 @@ class BackgroundThreadsTest {
         assertEquals(10, Settings.from(Props.of("proxy.backends", "127.0.0.1:9")).build().backgroundNice());
     }
 
-    /** Thread name + id → nice value, for this process's threads whose name starts with one of {@code prefixes}. */
-    private static Map<String, Integer> nices(String... prefixes) {
+    /**
+     * name/tid → nice value, for this process's threads whose name starts with one of {@code prefixes}, leaving out
+     * those in {@code except}.
+     */
+    private static Map<String, Integer> nices(java.util.Set<String> except, String... prefixes) {
         Map<String, Integer> out = new HashMap<>();
         for (Map.Entry<String, String[]> t : threads(prefixes).entrySet()) {
-            out.put(t.getKey(), Integer.parseInt(t.getValue()[16])); // field 19 of stat: nice
+            if (!except.contains(t.getKey())) {
+                out.put(t.getKey(), Integer.parseInt(t.getValue()[16])); // field 19 of stat: nice
+            }
         }
         return out;
     }
 
-    /** Voluntary context switches (sleeps, so wake-ups) of the matching threads, summed. */
-    private static long switches(String prefix) {
-        long sum = 0;
-        for (String key : threads(prefix).keySet()) {
-            String tid = key.substring(key.lastIndexOf('/') + 1);
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/self/task", tid, "status"))) {
-                    if (line.startsWith("voluntary_ctxt_switches:")) {
-                        sum += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
-                    }
+    /** Voluntary context switches (sleeps, so wake-ups) of one thread, by its {@link #threads} key (name/tid). */
+    private static long switches(String key) {
+        String tid = key.substring(key.lastIndexOf('/') + 1);
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/task", tid, "status"))) {
+                if (line.startsWith("voluntary_ctxt_switches:")) {
+                    return Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
                 }
-            } catch (IOException ended) {
-                // the thread ended between the two reads
             }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("the control thread ended", e);
         }
-        return sum;
+        throw new AssertionError("no voluntary_ctxt_switches in /proc/self/task/" + tid + "/status");
     }
 
     /** name/tid → the fields of /proc/self/task/TID/stat after the name (index 0 is field 3, the state). */
