@@ -132,11 +132,11 @@ final class WarmUp {
     }
 
     /**
-     * Makes the loop wait for readiness and find none, a few times: a poll that times out empty. Traffic alone never
-     * does, and a real balancer does it first of all, idle before its first client: the loop's turn, compiled by C2
-     * with that branch never taken, was deoptimised by the real loop's first empty poll and recompiled under the
-     * first load (seen with {@code -Xlog:deoptimization=debug}: {@code EventLoop.turn} {@code unstable_if}, then a
-     * C2 compilation taking the loop's core in the measured window). A timer a few milliseconds away is the shortest
+     * Makes the loop wait for readiness and find none, a few times: a poll that times out empty. The warm-up's
+     * traffic never does, and a real balancer does sooner or later (idle before its first client, at a pause in the
+     * load, or within it): the loop's turn, compiled by C2 with that branch never taken, was deoptimised by the real
+     * loop's first empty poll and recompiled on the loop's core (seen with {@code -Xlog:deoptimization=debug}:
+     * {@code EventLoop.turn} {@code unstable_if}, 7 s into the yardstick's measured keep-alive window). A timer a few milliseconds away is the shortest
      * empty wait the loop can be given; its firing runs the timer path as well (the real listeners' acceptors keep
      * timers).
      *
