@@ -134,11 +134,9 @@ public final class Proxy implements AutoCloseable {
      * each woke it 45 times a second).
      */
     private void startControl() {
-        List<BackendRegistry> registries = new ArrayList<>();
         for (Listener l : listeners) {
             BackendRegistry registry = l.registry();
             registry.sessionCloser(this::closeSessionsOf);
-            registries.add(registry);
             HealthChecker hc = new HealthChecker(registry, l.config().health(), control, checks);
             hc.start();
             healthCheckers.add(hc);
@@ -154,7 +152,8 @@ public final class Proxy implements AutoCloseable {
             // the reaper closes drained sessions past their deadline; every other tick (200 ms) is soon enough
             if ((ticks[0]++ & 1) == 1) {
                 long now = System.nanoTime();
-                for (BackendRegistry r : registries) {
+                for (Listener l : listeners) {
+                    BackendRegistry r = l.registry();
                     try {
                         r.reap(now);
                     } catch (RuntimeException e) {
