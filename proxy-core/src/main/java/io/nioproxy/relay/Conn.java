@@ -31,6 +31,24 @@ public interface Conn {
 
     int write(ByteBuffer src) throws IOException;
 
+    /**
+     * Whether the last {@link #read} took this socket's final bytes and the next one can only return the end of
+     * stream (the FIN came with them). Only an epoll loop knows (EPOLLRDHUP); a java.nio socket says false.
+     */
+    default boolean inputEndsNext() {
+        return false;
+    }
+
+    /**
+     * {@link #write}, when {@link #shutdownOutput} or {@link #close} follows as soon as {@code src} is written:
+     * the bytes may wait in the socket for the FIN, so that both leave in one segment (as HAProxy's last send before
+     * a shutdown does) — two segments fewer per session, the FIN and the peer's ACK of it. java.nio has no
+     * {@code MSG_MORE}: a plain write.
+     */
+    default int writeBeforeFin(ByteBuffer src) throws IOException {
+        return write(src);
+    }
+
     void shutdownOutput() throws IOException;
 
     /** Starts a connect; true when it completed at once. */

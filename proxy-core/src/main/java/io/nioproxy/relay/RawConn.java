@@ -159,12 +159,33 @@ public final class RawConn implements Conn {
     }
 
     @Override
+    public boolean inputEndsNext() {
+        return endNext;
+    }
+
+    @Override
     public int write(ByteBuffer src) throws IOException {
         if (!src.isDirect()) {
             return writeHeap(src);
         }
         int pos = src.position();
-        long n = loop.sys().write(fd, Linux.positionAddress(src), src.limit() - pos);
+        return written(src, pos, loop.sys().write(fd, Linux.positionAddress(src), src.limit() - pos));
+    }
+
+    /**
+     * send(2) with MSG_MORE: the kernel holds the bytes (less than a segment) until the shutdown or close that the
+     * caller makes next, whose FIN then rides on them. Larger writes still leave in full segments at once.
+     */
+    @Override
+    public int writeBeforeFin(ByteBuffer src) throws IOException {
+        if (!src.isDirect()) {
+            return writeHeap(src);
+        }
+        int pos = src.position();
+        return written(src, pos, loop.sys().send(fd, Linux.positionAddress(src), src.limit() - pos, Linux.MSG_MORE));
+    }
+
+    private int written(ByteBuffer src, int pos, long n) throws IOException {
         if (n >= 0) {
             src.position(pos + (int) n);
             return (int) n;

@@ -468,8 +468,14 @@ public final class Session {
                     return;
                 }
             }
+            // These were the source's last bytes (its FIN came with them): the shutdown of dst follows at once
+            boolean finNext = src.conn.inputEndsNext();
             try {
-                dst.conn.write(buf);
+                if (finNext) {
+                    dst.conn.writeBeforeFin(buf);
+                } else {
+                    dst.conn.write(buf);
+                }
             } catch (IOException e) {
                 table.giveBuffer(buf);
                 failed = dst;
@@ -482,6 +488,9 @@ public final class Session {
                 break;
             }
             buf.clear();
+            if (finNext) {
+                continue; // that read returns the end of stream without a system call; the FIN goes now, with them
+            }
             // A read that did not fill the buffer drained the socket (TCP copies all it has queued): skip the
             // read() that would only return 0. Bytes that arrive later are reported again.
             if (n < buf.capacity()) {
@@ -514,7 +523,11 @@ public final class Session {
             return;
         }
         try {
-            dst.conn.write(buf);
+            if (src.inputEnded || src.conn.inputEndsNext()) {
+                dst.conn.writeBeforeFin(buf);
+            } else {
+                dst.conn.write(buf);
+            }
         } catch (IOException e) {
             failed = dst;
             close(CloseReason.RESET);

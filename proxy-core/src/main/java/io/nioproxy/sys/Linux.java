@@ -57,6 +57,7 @@ public final class Linux {
     public static final int TCP_KEEPINTVL = 5;
     public static final int TCP_KEEPCNT = 6;
     public static final int SHUT_WR = 1;
+    public static final int MSG_MORE = 0x8000;
     public static final int EFD_NONBLOCK = 0x800;
     public static final int EFD_CLOEXEC = 0x80000;
     public static final int PRIO_PROCESS = 0;
@@ -72,7 +73,8 @@ public final class Linux {
     public static final String UNAVAILABLE_REASON;
 
     private static final MethodHandle EPOLL_CREATE1, EPOLL_CTL, EPOLL_WAIT, ACCEPT4, SOCKET, CONNECT, BIND, LISTEN,
-            GETSOCKOPT, SETSOCKOPT, READ, WRITE, SHUTDOWN, CLOSE, EVENTFD, GETSOCKNAME, WRITE_PLAIN, SETPRIORITY;
+            GETSOCKOPT, SETSOCKOPT, READ, WRITE, SHUTDOWN, CLOSE, EVENTFD, GETSOCKNAME, WRITE_PLAIN, SETPRIORITY,
+            SEND;
     /** The 8-byte counter increment an eventfd wake-up writes; never changed after class initialisation. */
     private static final ByteBuffer ONE = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder()).putLong(0, 1);
     private static final long ONE_ADDRESS;
@@ -86,7 +88,7 @@ public final class Linux {
         String arch = System.getProperty("os.arch", "");
         EPOLL_EVENT_SIZE = arch.equals("amd64") || arch.equals("x86_64") ? 12 : 16;
         EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE == 12 ? 4 : 8;
-        MethodHandle[] h = new MethodHandle[18];
+        MethodHandle[] h = new MethodHandle[19];
         long oneAddress = 0;
         MethodHandle positionAddress = null;
         Method ofBuffer = null, address = null;
@@ -124,6 +126,7 @@ public final class Linux {
             h[i++] = b.bind("getsockname", true, 'I', 'I', 'J', 'J');
             h[i++] = b.bindPlain("write", 'J', 'I', 'J', 'J');
             h[i++] = b.bind("setpriority", true, 'I', 'I', 'I', 'I');
+            h[i++] = b.bind("send", true, 'J', 'I', 'J', 'J', 'I');
             Class<?> seg = Class.forName("java.lang.foreign.MemorySegment");
             ofBuffer = seg.getMethod("ofBuffer", java.nio.Buffer.class);
             address = seg.getMethod("address");
@@ -157,6 +160,7 @@ public final class Linux {
         GETSOCKNAME = h[15];
         WRITE_PLAIN = h[16];
         SETPRIORITY = h[17];
+        SEND = h[18];
         ONE_ADDRESS = oneAddress;
         POSITION_ADDRESS = positionAddress;
         SEGMENT_OF_BUFFER = ofBuffer;
@@ -352,6 +356,18 @@ public final class Linux {
             return r < 0 ? -1 : scratch.getInt(0);
         }
 
+        /** getsockopt into {@code addr} (room for {@code capacity} bytes): the length written, or -1. */
+        public int getsockopt(int fd, int level, int name, long addr, int capacity) {
+            scratch.putInt(8, capacity);
+            int r;
+            try {
+                r = (int) GETSOCKOPT.invokeExact(cell, fd, level, name, addr, scratchAddress + 8);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            return r < 0 ? -1 : scratch.getInt(8);
+        }
+
         public int setIntOption(int fd, int level, int name, int value) {
             scratch.putInt(0, value);
             try {
@@ -383,6 +399,15 @@ public final class Linux {
         public long write(int fd, long address, long count) {
             try {
                 return (long) WRITE.invokeExact(cell, fd, address, count);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** send(2): write(2) with flags ({@link #MSG_MORE}). */
+        public long send(int fd, long address, long count, int flags) {
+            try {
+                return (long) SEND.invokeExact(cell, fd, address, count, flags);
             } catch (Throwable t) {
                 throw rethrow(t);
             }

@@ -3,13 +3,20 @@ package io.nioproxy.relay;
 import io.nioproxy.Proxy;
 import io.nioproxy.config.Settings;
 import io.nioproxy.loop.EventLoop;
+import io.nioproxy.sys.Linux;
+import io.nioproxy.sys.SockAddr;
 import io.nioproxy.testing.ProxyHarness;
 import io.nioproxy.testing.TcpServer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.net.SocketException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,13 +29,15 @@ import java.util.concurrent.atomic.AtomicReference;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A backend's last bytes and its FIN arriving together — the usual ending of a session (a server writes its reply and
  * closes): the client gets every byte, then the end of stream, and the other direction keeps working. In epoll mode
  * the loop takes those bytes with a single {@code read(2)}: a short read after a FIN with no error can only be followed
  * by the end of stream, so the read that would return 0 is not made (counted from the loop thread's {@code syscr} in
- * {@code /proc}).
+ * {@code /proc}), and writes them with {@code MSG_MORE}, so that they and the FIN it carries reach the client in one
+ * TCP segment (counted by the client's own kernel, {@code TCP_INFO}).
  */
 class EndOfStreamReadTest {
     @Test
@@ -43,6 +52,94 @@ class EndOfStreamReadTest {
     @Test
     void lastBytesAndResetTogetherReachTheClientAsAReset() throws Exception {
         endAfterReply(true);
+    }
+
+    /**
+     * Epoll mode: the reply and the FIN the balancer carries for the backend reach the client in one segment, as
+     * HAProxy sends them — not the reply, then a FIN of its own that the client must also acknowledge. The client is
+     * a bare socket so that its kernel's segment count ({@code tcpi_segs_in}) can be read.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // its reads block; a lost FIN must fail, not hang
+    void lastBytesAndTheCarriedFinShareOneSegment() throws Exception {
+        assumeTrue(Linux.AVAILABLE, "raw Linux calls (JDK 22+): " + Linux.UNAVAILABLE_REASON);
+        byte[] reply = new byte[3000]; // one segment on loopback (MSS 65,483)
+        new Random(12).nextBytes(reply);
+        SynchronousQueue<Socket> accepted = new SynchronousQueue<>();
+        CountDownLatch backendDone = new CountDownLatch(1);
+        Linux.Calls sys = Linux.calls();
+        ByteBuffer io = ByteBuffer.allocateDirect(8192).order(ByteOrder.nativeOrder());
+        try (ProxyHarness h = new ProxyHarness();
+             TcpServer backend = h.add(new TcpServer(s -> {
+                 try {
+                     accepted.put(s);
+                     backendDone.await(10, TimeUnit.SECONDS);
+                 } catch (InterruptedException e) {
+                     Thread.currentThread().interrupt();
+                 }
+             }))) {
+            Proxy proxy = h.start(Settings.BACKENDS.property(), backend.address(), Settings.WORKERS.property(), "1",
+                    Settings.IO.property(), "epoll");
+            EventLoop loop = proxy.loops()[0];
+            int fd = sys.socket(Linux.AF_INET, Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC, 0);
+            assertTrue(fd >= 0, "socket: errno " + sys.errno());
+            try {
+                int len = SockAddr.encode(new InetSocketAddress(InetAddress.getLoopbackAddress(),
+                        ProxyHarness.port(proxy)), io.clear());
+                assertEquals(0, sys.connect(fd, Linux.address(io), len), "connect: errno " + sys.errno());
+                io.clear().put(0, (byte) 42);
+                assertEquals(1, sys.write(fd, Linux.address(io), 1), "write: errno " + sys.errno());
+                Socket server = accepted.poll(5, TimeUnit.SECONDS);
+                assertTrue(server != null, "the backend was never connected");
+                assertEquals(42, server.getInputStream().read(), "the session is not relaying");
+
+                // as above: the reply and the backend's FIN wait together until the loop looks
+                CountDownLatch holding = new CountDownLatch(1);
+                CountDownLatch release = new CountDownLatch(1);
+                assertTrue(loop.execute(l -> {
+                    holding.countDown();
+                    try {
+                        release.await(5, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }));
+                assertTrue(holding.await(5, TimeUnit.SECONDS), "the loop did not run the task");
+                long segmentsBefore = segmentsIn(sys, fd, io);
+                server.getOutputStream().write(reply);
+                server.shutdownOutput();
+                release.countDown();
+
+                byte[] got = new byte[reply.length];
+                int n = 0;
+                while (true) { // blocking reads: the proxy's FIN ends them (@Timeout bounds them)
+                    long r = sys.read(fd, Linux.address(io), io.capacity());
+                    assertTrue(r >= 0, "read: errno " + sys.errno());
+                    if (r == 0) {
+                        break;
+                    }
+                    assertTrue(n + r <= got.length, "more bytes than the backend sent");
+                    io.get(0, got, n, (int) r);
+                    n += (int) r;
+                }
+                assertArrayEquals(reply, got, "the reply before the end of stream");
+                assertEquals(1, segmentsIn(sys, fd, io) - segmentsBefore,
+                        "segments the client received for the reply and the end of stream");
+            } finally {
+                sys.close(fd);
+                backendDone.countDown();
+            }
+            ProxyHarness.await("the session to end", java.time.Duration.ofSeconds(5),
+                    () -> proxy.sessions() == 0);
+        }
+    }
+
+    /** {@code tcpi_segs_in} of {@code struct tcp_info}: segments this socket has received. */
+    private static long segmentsIn(Linux.Calls sys, int fd, ByteBuffer scratch) {
+        int tcpInfo = 11, segsInOffset = 140;
+        int len = sys.getsockopt(fd, Linux.IPPROTO_TCP, tcpInfo, Linux.address(scratch), 256);
+        assertTrue(len >= segsInOffset + 4, "TCP_INFO: errno " + sys.errno() + ", length " + len);
+        return Integer.toUnsignedLong(scratch.order(ByteOrder.nativeOrder()).getInt(segsInOffset));
     }
 
     private static void endAfterReply(boolean reset) throws Exception {
