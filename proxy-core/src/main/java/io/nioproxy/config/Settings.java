@@ -146,7 +146,9 @@ public final class Settings {
     public static final Key CLIENT_MAXCONN = new Key("client.maxconn", Scope.LISTENER, "0",
             "sessions per client address at once (0 = no limit)");
     public static final Key CLIENT_RATE = new Key("client.rate", Scope.LISTENER, "0",
-            "new connections per client address per second (0 = no limit)");
+            "new connections per client address per second, a sliding estimate over the last second (0 = no limit)");
+    /** The highest {@link #CLIENT_RATE}: the limiter's per-second counts have 20 bits. */
+    public static final int CLIENT_RATE_MAX = 1_000_000;
     public static final Key HALFCLOSED_TIMEOUT = new Key("halfclosed.timeout", Scope.LISTENER, "1m",
             "once one side sent FIN, close after this long with no byte either way (0 = never)");
     public static final Key MAX_AGE = new Key("session.max.age", Scope.LISTENER, "0",
@@ -424,7 +426,7 @@ public final class Settings {
                 intValue(listenerKey(name, MAXCONN, single), lget(name, MAXCONN, single), 0, Integer.MAX_VALUE),
                 intValue(listenerKey(name, BACKEND_MAXCONN, single), lget(name, BACKEND_MAXCONN, single), 0, Integer.MAX_VALUE),
                 intValue(listenerKey(name, CLIENT_MAXCONN, single), lget(name, CLIENT_MAXCONN, single), 0, Integer.MAX_VALUE),
-                intValue(listenerKey(name, CLIENT_RATE, single), lget(name, CLIENT_RATE, single), 0, Integer.MAX_VALUE),
+                intValue(listenerKey(name, CLIENT_RATE, single), lget(name, CLIENT_RATE, single), 0, CLIENT_RATE_MAX),
                 dur(name, HALFCLOSED_TIMEOUT, single), dur(name, MAX_AGE, single),
                 keepAlive(name, single),
                 intValue(listenerKey(name, KEEPALIVE_IDLE, single), lget(name, KEEPALIVE_IDLE, single), 0, 32767),

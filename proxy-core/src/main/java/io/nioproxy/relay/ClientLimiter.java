@@ -1,6 +1,7 @@
 package io.nioproxy.relay;
 
 import io.nioproxy.balance.Hashing;
+import io.nioproxy.config.Settings;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -12,6 +13,13 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * collide in both slots (about one pair in 4 billion per table) share a budget, which can only make the limit
  * stricter, never looser.
  *
+ * <p>The rate is a sliding estimate, as HAProxy's rate counters keep it: connections in the current second, plus the
+ * previous second's weighted by how much of it the last second still covers ({@code prev × (1 − elapsed)}). A fixed
+ * per-second window would let a client open twice the rate across a second boundary; this one lets a steady client
+ * open exactly the rate each second and refuses the burst. Attempts count whether admitted or not, so a client that
+ * keeps hammering stays refused. Both seconds' counts and the second they belong to share one {@code long} per slot,
+ * updated by one compare-and-set.
+ *
  * <p>Threading: any loop; atomics only, once per session (never per byte).
  */
 public final class ClientLimiter {
@@ -19,10 +27,21 @@ public final class ClientLimiter {
     private final int maxConcurrent;
     private final int maxPerSecond;
     private final AtomicIntegerArray concurrent = new AtomicIntegerArray(SLOTS);
-    /** Per slot: (second << 32) | connections in that second. */
+    /** Bits per count in a rate slot: enough for {@link Settings#CLIENT_RATE_MAX} with room to count beyond it. */
+    private static final int COUNT_BITS = 20;
+    private static final long COUNT_MASK = (1L << COUNT_BITS) - 1;
+    private static final long SECOND_MASK = (1L << (64 - 2 * COUNT_BITS)) - 1; // 24 bits: 194 days before it repeats
+    private static final long NANOS = 1_000_000_000L;
+    /**
+     * Per slot: (second &amp; {@link #SECOND_MASK}) &lt;&lt; 40 | previous second's attempts &lt;&lt; 20 | this second's.
+     * A slot untouched for exactly 2^24 seconds would read its old counts as current: a stricter limit, once.
+     */
     private final AtomicLongArray rate = new AtomicLongArray(SLOTS);
 
     public ClientLimiter(int maxConcurrent, int maxPerSecond) {
+        if (maxPerSecond < 0 || maxPerSecond > Settings.CLIENT_RATE_MAX) {
+            throw new IllegalArgumentException("rate " + maxPerSecond + " outside 0.." + Settings.CLIENT_RATE_MAX);
+        }
         this.maxConcurrent = maxConcurrent;
         this.maxPerSecond = maxPerSecond;
     }
@@ -40,9 +59,10 @@ public final class ClientLimiter {
         int a = (int) (key & (SLOTS - 1));
         int b = (int) (Hashing.mix(key) & (SLOTS - 1));
         if (maxPerSecond > 0) {
-            long second = nowNanos / 1_000_000_000L;
-            int ra = bumpRate(a, second);
-            int rb = a == b ? ra : bumpRate(b, second);
+            long second = Math.floorDiv(nowNanos, NANOS);
+            long left = NANOS - Math.floorMod(nowNanos, NANOS); // of the previous second, still inside the last one
+            long ra = bumpRate(a, second, left);
+            long rb = a == b ? ra : bumpRate(b, second, left);
             if (Math.min(ra, rb) > maxPerSecond) {
                 return false;
             }
@@ -72,12 +92,24 @@ public final class ClientLimiter {
         }
     }
 
-    private int bumpRate(int slot, long second) {
+    /** Counts one attempt in {@code slot}; returns the slot's sliding estimate of attempts in the last second. */
+    private long bumpRate(int slot, long second, long leftOfPrevious) {
+        long now = second & SECOND_MASK;
+        long before = (second - 1) & SECOND_MASK;
         while (true) {
             long v = rate.get(slot);
-            long next = (v >>> 32) == second ? v + 1 : (second << 32) | 1;
-            if (rate.compareAndSet(slot, v, next)) {
-                return (int) next;
+            long at = v >>> (2 * COUNT_BITS);
+            long prev;
+            long curr;
+            if (at == now) {
+                prev = (v >>> COUNT_BITS) & COUNT_MASK;
+                curr = Math.min((v & COUNT_MASK) + 1, COUNT_MASK);
+            } else {
+                prev = at == before ? v & COUNT_MASK : 0; // the last count moves back a second, or is too old
+                curr = 1;
+            }
+            if (rate.compareAndSet(slot, v, now << (2 * COUNT_BITS) | prev << COUNT_BITS | curr)) {
+                return curr + prev * leftOfPrevious / NANOS;
             }
         }
     }

@@ -180,14 +180,18 @@ class LimitsAndTimeoutsTest {
             }
         }
         long end = System.nanoTime();
-        // The limiter counts per whole second of System.nanoTime (the loop stamps each accept with it, between our
-        // start and end). Ten connections inside one such second: exactly five pass. Ten that straddle a boundary,
-        // even 100 ms long, may pass up to five on each side (measuring under 900 ms was not enough: it failed once).
+        // The limiter's estimate is this second's attempts plus the previous second's weighted by what is left of
+        // it, on System.nanoTime (the loop stamps each accept with it, between our start and end). Ten connections
+        // inside one such second: exactly five pass. Ten that straddle a boundary: the attempts before it still
+        // weigh all but the elapsed fraction g of the new second, so at most ceil(10 g) more pass (a fixed window
+        // would let five more through; ClientLimiterTest checks the estimate exactly).
         if (start / 1_000_000_000L == end / 1_000_000_000L) {
             assertEquals(5, served, "rate 5/s");
             assertEquals(5, refused);
         } else {
-            assertTrue(served >= 5 && served <= 10, "over a second boundary the window restarts: " + served);
+            int slack = (int) Math.ceil(10.0 * (end - start) / 1e9);
+            assertTrue(served >= 5 && served <= 5 + slack, "over a second boundary, in " + (end - start) / 1_000_000
+                    + " ms: " + served + " served");
         }
         assertEquals(refused, rated.listeners().get(0).route().closedFor(Session.CloseReason.LIMITED));
     }
