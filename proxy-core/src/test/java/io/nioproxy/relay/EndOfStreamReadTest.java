@@ -134,6 +134,47 @@ class EndOfStreamReadTest {
         }
     }
 
+    /**
+     * A reply larger than the client can take at once, ended by a FIN, to a client that starts reading late: the
+     * backend's FIN reaches the balancer long before its last bytes can go on, so in epoll mode those last bytes are
+     * written with {@code MSG_MORE} to a full socket and wait there as pending bytes. They must still arrive whole,
+     * followed by the end of stream: a FIN that waits for its bytes, and bytes that do not wait for it.
+     */
+    @Test
+    void aReplyAndItsFinReachASlowClientWhole() throws Exception {
+        byte[] reply = new byte[300_000 + 1234]; // not a multiple of any buffer: the last read is a short one
+        new Random(13).nextBytes(reply);
+        CountDownLatch backendDone = new CountDownLatch(1);
+        try (ProxyHarness h = new ProxyHarness();
+             TcpServer backend = h.add(new TcpServer(s -> {
+                 OutputStream out = s.getOutputStream();
+                 out.write(reply); // fits in the backend's send and the balancer's receive buffers: the FIN follows
+                 s.shutdownOutput();
+                 try {
+                     backendDone.await(20, TimeUnit.SECONDS);
+                 } catch (InterruptedException e) {
+                     Thread.currentThread().interrupt();
+                 }
+             }))) {
+            Proxy proxy = h.start(Settings.BACKENDS.property(), backend.address(), Settings.WORKERS.property(), "1");
+            try (Socket client = new Socket()) {
+                client.setReceiveBufferSize(4096); // before connecting: the window it offers stays small
+                client.connect(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(),
+                        ProxyHarness.port(proxy)), 5000);
+                client.setSoTimeout(20_000);
+                Thread.sleep(300); // the balancer fills the client's side and holds the rest
+                InputStream in = client.getInputStream();
+                byte[] got = in.readNBytes(reply.length + 1);
+                assertArrayEquals(reply, got, "the reply, whole, before the end of stream");
+                assertEquals(-1, in.read(), "the end of stream after it");
+            } finally {
+                backendDone.countDown();
+            }
+            ProxyHarness.await("the session to end", java.time.Duration.ofSeconds(5),
+                    () -> proxy.sessions() == 0);
+        }
+    }
+
     /** {@code tcpi_segs_in} of {@code struct tcp_info}: segments this socket has received. */
     private static long segmentsIn(Linux.Calls sys, int fd, ByteBuffer scratch) {
         int tcpInfo = 11, segsInOffset = 140;
