@@ -346,14 +346,7 @@ public final class Linux {
         /** An int-valued socket option, or -1 with errno set (then the value is meaningless). */
         public int getIntOption(int fd, int level, int name) {
             scratch.putInt(0, 0);
-            scratch.putInt(8, 4);
-            int r;
-            try {
-                r = (int) GETSOCKOPT.invokeExact(cell, fd, level, name, scratchAddress, scratchAddress + 8);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
-            return r < 0 ? -1 : scratch.getInt(0);
+            return getsockopt(fd, level, name, scratchAddress, 4) < 0 ? -1 : scratch.getInt(0);
         }
 
         /** getsockopt into {@code addr} (room for {@code capacity} bytes): the length written, or -1. */

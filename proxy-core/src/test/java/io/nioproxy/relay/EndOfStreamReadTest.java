@@ -94,17 +94,7 @@ class EndOfStreamReadTest {
                 assertEquals(42, server.getInputStream().read(), "the session is not relaying");
 
                 // as above: the reply and the backend's FIN wait together until the loop looks
-                CountDownLatch holding = new CountDownLatch(1);
-                CountDownLatch release = new CountDownLatch(1);
-                assertTrue(loop.execute(l -> {
-                    holding.countDown();
-                    try {
-                        release.await(5, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }));
-                assertTrue(holding.await(5, TimeUnit.SECONDS), "the loop did not run the task");
+                CountDownLatch release = holdLoop(loop, () -> { });
                 long segmentsBefore = segmentsIn(sys, fd, io);
                 server.getOutputStream().write(reply);
                 server.shutdownOutput();
@@ -208,10 +198,8 @@ class EndOfStreamReadTest {
 
                 // Hold the loop while the backend writes its reply and closes, so that both are queued before the
                 // loop looks: the bytes and the FIN are reported by one event, as on a busy balancer.
-                CountDownLatch holding = new CountDownLatch(1);
-                CountDownLatch release = new CountDownLatch(1);
                 AtomicReference<Path> loopIo = new AtomicReference<>();
-                assertTrue(loop.execute(l -> {
+                CountDownLatch release = holdLoop(loop, () -> {
                     // readlink, not read: /proc/thread-self names this thread's task directory
                     try {
                         loopIo.set(Path.of("/proc/self/task",
@@ -219,14 +207,7 @@ class EndOfStreamReadTest {
                     } catch (java.io.IOException e) {
                         throw new java.io.UncheckedIOException(e);
                     }
-                    holding.countDown();
-                    try {
-                        release.await(5, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }));
-                assertTrue(holding.await(5, TimeUnit.SECONDS), "the loop did not run the task");
+                });
                 long readsBefore = syscr(loopIo.get());
                 OutputStream down = server.getOutputStream();
                 down.write(reply);
@@ -276,6 +257,26 @@ class EndOfStreamReadTest {
             ProxyHarness.await("the session to end", java.time.Duration.ofSeconds(5),
                     () -> proxy.sessions() == 0);
         }
+    }
+
+    /**
+     * Parks the loop's thread in a task (after running {@code first} there) until the returned latch is released, so
+     * that what peers send meanwhile is all queued when the loop next looks.
+     */
+    private static CountDownLatch holdLoop(EventLoop loop, Runnable first) throws InterruptedException {
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        assertTrue(loop.execute(l -> {
+            first.run();
+            holding.countDown();
+            try {
+                release.await(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }));
+        assertTrue(holding.await(5, TimeUnit.SECONDS), "the loop did not run the task");
+        return release;
     }
 
     /** Read-family system calls made by one thread, from its {@code /proc/self/task/TID/io}. */
