@@ -24,8 +24,8 @@ import java.util.concurrent.TimeUnit;
  * client arrives. A private balancer (same I/O mode as the real one) relays to a private echo backend; clients run
  * request/response round trips on kept-open connections and as many short connections (accept, pick, connect,
  * relay, close), ended each of the ways real sessions end: closed by the backend first (an HTTP
- * {@code Connection: close} exchange), closed by the client first, reset by the client, reset by the backend, and
- * closed without a byte (a TCP health check).
+ * {@code Connection: close} exchange), closed by the client first, reset by the client, reset by the backend,
+ * closed without a byte (a TCP health check), and abandoned by a client while its reply is on the way.
  * Without it the first seconds of traffic run interpreted and the compiler threads compete with the loop: slow first
  * requests, a long latency tail and extra CPU per connection that HAProxy and nginx do not have.
  *
@@ -207,10 +207,12 @@ final class WarmUp {
         resetting[0] = RESET_AFTER;
         for (int i = 0; i < roundTrips; i++) {
             // the ways real sessions end, so that each has run (and been profiled) before the first client: the
-            // backend closes first, the client closes first, the client resets, the backend resets, and a client
-            // that connects and leaves without a byte (another balancer's TCP health check, a port scan)
+            // backend closes first, the client closes first, the client resets, the backend resets, a client that
+            // connects and leaves without a byte (another balancer's TCP health check, a port scan), and a client
+            // that vanishes while its reply and the backend's FIN are on their way (a load generator stopping, a
+            // browser tab closed): the reply's write fails, and the session ends inside the turn that read it
             try (Socket s = new Socket(front.getAddress(), front.getPort())) {
-                switch (i % 5) {
+                switch (i % 6) {
                     case 0 -> {
                         roundTrip(s, closing, back); // the proxy half-closes towards us
                         expectEnd(s);
@@ -232,7 +234,11 @@ final class WarmUp {
                             // a reset passed on is as good as a close here
                         }
                     }
-                    default -> s.shutdownOutput(); // no byte either way
+                    case 4 -> s.shutdownOutput(); // no byte either way
+                    default -> {
+                        s.getOutputStream().write(closing); // the backend echoes it and closes
+                        s.setSoLinger(true, 0);             // and we are gone before the echo: RST
+                    }
                 }
             }
         }

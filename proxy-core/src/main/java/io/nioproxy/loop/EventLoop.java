@@ -89,6 +89,8 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     /** Whether {@link #now} was taken in this select: handlers run inside select(Consumer), before it returns. */
     private boolean nowFresh;
     private long selectorRebuilds;
+    /** Turns that failed as a whole (each costs a 10 ms pause, see {@link #run}); loop thread writes, others may lag. */
+    private long turnFailures;
     /** Time spent outside select (handling events, tasks, timers): utilisation = busy / wall. Release-published. */
     @SuppressWarnings("unused") // through BUSY
     private long busyNanos;
@@ -274,6 +276,11 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         return selectorRebuilds;
     }
 
+    /** Any thread: turns that failed outside any handler (a bug, logged at ERROR; the loop pauses 10 ms and goes on). */
+    public long turnFailures() {
+        return turnFailures;
+    }
+
     @Override
     public void run() {
         try {
@@ -283,6 +290,7 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
                 } catch (ClosedSelectorException e) {
                     break;
                 } catch (Throwable t) {
+                    turnFailures++;
                     if (failureLog.allow(System.nanoTime())) {
                         Log.error(name + ": loop turn failed (" + failureLog.suppressed() + " more suppressed)", t);
                     }
@@ -368,6 +376,12 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     /** The per-key callback of {@link Selector#select(Consumer, long)}. */
     @Override
     public void accept(SelectionKey key) {
+        if (!key.isValid()) {
+            // Cancelled by a handler earlier in this batch: its session ended (a client that reset while its reply was
+            // being relayed closes both sockets while the other's event waits here). readyOps() would throw and fail
+            // the whole turn, the rest of the batch with it (Netty checks isValid() for the same reason).
+            return;
+        }
         IoHandler handler = (IoHandler) key.attachment();
         if (!dispatch(handler, key.readyOps())) {
             key.cancel();

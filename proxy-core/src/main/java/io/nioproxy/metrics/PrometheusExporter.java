@@ -179,6 +179,11 @@ public final class PrometheusExporter {
         for (EventLoop loop : loops) {
             sample(sb, "nioproxy_selector_rebuilds_total", loop.selectorRebuilds(), "loop", String.valueOf(loop.index()));
         }
+        type(sb, "nioproxy_loop_turn_failures_total", "counter",
+                "Loop turns that failed outside any handler (a bug: logged, and the loop pauses 10 ms).");
+        for (EventLoop loop : loops) {
+            sample(sb, "nioproxy_loop_turn_failures_total", loop.turnFailures(), "loop", String.valueOf(loop.index()));
+        }
         if (proxy.accessLog() != null) {
             type(sb, "nioproxy_access_log_lines_total", "counter", "Access-log lines written.");
             sample(sb, "nioproxy_access_log_lines_total", proxy.accessLog().written());

@@ -165,6 +165,62 @@ class EndOfStreamReadTest {
         }
     }
 
+    /**
+     * A client that resets while its reply and the backend's FIN are queued at the balancer: the loop meets both in
+     * one batch, the reply's write fails and closes the session, and the client's own event — still in that batch —
+     * must be passed over, not fail the loop's turn (which would log an error and pause the loop for 10 ms: found by
+     * the warm-up's vanishing client on java.nio, where {@code readyOps()} of a key cancelled earlier in the batch
+     * throws). Only that session ends; the next one relays.
+     */
+    @Test
+    void aClientGoneWhileItsReplyIsQueuedEndsOnlyItsSession() throws Exception {
+        byte[] reply = new byte[3000];
+        new Random(14).nextBytes(reply);
+        SynchronousQueue<Socket> accepted = new SynchronousQueue<>();
+        CountDownLatch backendDone = new CountDownLatch(1);
+        try (ProxyHarness h = new ProxyHarness();
+             TcpServer backend = h.add(new TcpServer(s -> {
+                 try {
+                     accepted.put(s);
+                     backendDone.await(10, TimeUnit.SECONDS);
+                 } catch (InterruptedException e) {
+                     Thread.currentThread().interrupt();
+                 }
+             }))) {
+            Proxy proxy = h.start(Settings.BACKENDS.property(), backend.address(), Settings.WORKERS.property(), "1");
+            EventLoop loop = proxy.loops()[0];
+            try {
+                for (int round = 0; round < 5; round++) {
+                    Socket client = ProxyHarness.connect(proxy, null);
+                    client.getOutputStream().write(42);
+                    Socket server = accepted.poll(5, TimeUnit.SECONDS);
+                    assertTrue(server != null, "the backend was never connected");
+                    assertEquals(42, server.getInputStream().read(), "the session is not relaying");
+
+                    CountDownLatch release = holdLoop(loop, () -> { });
+                    server.getOutputStream().write(reply); // first in the loop's next batch
+                    server.shutdownOutput();
+                    client.setSoLinger(true, 0);
+                    client.close();                        // then the client's reset
+                    release.countDown();
+                    ProxyHarness.await("the session to end", java.time.Duration.ofSeconds(5),
+                            () -> proxy.sessions() == 0);
+                }
+                assertEquals(0, loop.turnFailures(), "loop turns that failed");
+
+                try (Socket next = ProxyHarness.connect(proxy, null)) {
+                    byte[] msg = {7, 8, 9};
+                    next.getOutputStream().write(msg);
+                    Socket server = accepted.poll(5, TimeUnit.SECONDS);
+                    assertTrue(server != null, "no next session");
+                    assertArrayEquals(msg, server.getInputStream().readNBytes(3), "the next session relays");
+                }
+            } finally {
+                backendDone.countDown();
+            }
+        }
+    }
+
     /** {@code tcpi_segs_in} of {@code struct tcp_info}: segments this socket has received. */
     private static long segmentsIn(Linux.Calls sys, int fd, ByteBuffer scratch) {
         int tcpInfo = 11, segsInOffset = 140;
