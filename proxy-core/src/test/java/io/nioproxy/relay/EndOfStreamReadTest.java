@@ -10,6 +10,7 @@ import io.nioproxy.testing.TcpServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -70,14 +71,7 @@ class EndOfStreamReadTest {
         Linux.Calls sys = Linux.calls();
         ByteBuffer io = ByteBuffer.allocateDirect(8192).order(ByteOrder.nativeOrder());
         try (ProxyHarness h = new ProxyHarness();
-             TcpServer backend = h.add(new TcpServer(s -> {
-                 try {
-                     accepted.put(s);
-                     backendDone.await(10, TimeUnit.SECONDS);
-                 } catch (InterruptedException e) {
-                     Thread.currentThread().interrupt();
-                 }
-             }))) {
+             TcpServer backend = h.add(handingOver(accepted, backendDone))) {
             Proxy proxy = h.start(Settings.BACKENDS.property(), backend.address(), Settings.WORKERS.property(), "1",
                     Settings.IO.property(), "epoll");
             EventLoop loop = proxy.loops()[0];
@@ -179,14 +173,7 @@ class EndOfStreamReadTest {
         SynchronousQueue<Socket> accepted = new SynchronousQueue<>();
         CountDownLatch backendDone = new CountDownLatch(1);
         try (ProxyHarness h = new ProxyHarness();
-             TcpServer backend = h.add(new TcpServer(s -> {
-                 try {
-                     accepted.put(s);
-                     backendDone.await(10, TimeUnit.SECONDS);
-                 } catch (InterruptedException e) {
-                     Thread.currentThread().interrupt();
-                 }
-             }))) {
+             TcpServer backend = h.add(handingOver(accepted, backendDone))) {
             Proxy proxy = h.start(Settings.BACKENDS.property(), backend.address(), Settings.WORKERS.property(), "1");
             EventLoop loop = proxy.loops()[0];
             try {
@@ -221,6 +208,21 @@ class EndOfStreamReadTest {
         }
     }
 
+    /**
+     * A backend that hands each accepted socket to the test (which writes and closes as it needs) and keeps it open
+     * until {@code done}.
+     */
+    private static TcpServer handingOver(SynchronousQueue<Socket> accepted, CountDownLatch done) throws IOException {
+        return new TcpServer(s -> {
+            try {
+                accepted.put(s);
+                done.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
     /** {@code tcpi_segs_in} of {@code struct tcp_info}: segments this socket has received. */
     private static long segmentsIn(Linux.Calls sys, int fd, ByteBuffer scratch) {
         int tcpInfo = 11, segsInOffset = 140;
@@ -235,14 +237,7 @@ class EndOfStreamReadTest {
         SynchronousQueue<Socket> accepted = new SynchronousQueue<>();
         CountDownLatch backendDone = new CountDownLatch(1);
         try (ProxyHarness h = new ProxyHarness();
-             TcpServer backend = h.add(new TcpServer(s -> {
-                 try {
-                     accepted.put(s);
-                     backendDone.await(10, TimeUnit.SECONDS); // the test writes and closes; keep the thread
-                 } catch (InterruptedException e) {
-                     Thread.currentThread().interrupt();
-                 }
-             }))) {
+             TcpServer backend = h.add(handingOver(accepted, backendDone))) {
             Proxy proxy = h.start(Settings.BACKENDS.property(), backend.address(), Settings.WORKERS.property(), "1");
             EventLoop loop = proxy.loops()[0];
             try (Socket client = ProxyHarness.connect(proxy, null)) {
