@@ -12,6 +12,9 @@ set -eu
 declare -A BASE=([haproxy]=19000 [nginx]=19100 [ours]=19200)
 SECS=${SECS:-5}
 LOAD=${LOAD:-conn}; hdr=(-H 'Connection: close'); [ "$LOAD" = rr ] && hdr=()
+tick=$(getconf CLK_TCK)
+# every TCP counter of the network namespace, "Group:Name value", sorted for join
+tcp() { awk 'NR%2==1 {split($0, h)} NR%2==0 {for (i = 2; i <= NF; i++) print h[1] h[i], $i}' /proc/net/snmp /proc/net/netstat | sort; }
 for name in "$@"; do
   base=${BASE[$name]}; url=http://127.0.0.1:$((base + 1))/
   ../shared/bench/peers.sh start "$name" "$base" >/dev/null
@@ -20,7 +23,6 @@ for name in "$@"; do
   sleep 1
   taskset -c 0 wrk -t1 -c64 -d2s "${hdr[@]}" "$url" >/dev/null # warm-up
   stat=$(mktemp)
-  tcp() { awk 'NR%2==1 {split($0, h)} NR%2==0 {for (i = 2; i <= NF; i++) print h[1] h[i], $i}' /proc/net/snmp /proc/net/netstat | sort; }
   tcp > "$stat.tcp0"; read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
   perf stat -x, -o "$stat" -e 'sched:sched_waking,sched:sched_switch,raw_syscalls:sys_enter' -p "$pids" \
       -- taskset -c 0 wrk -t1 -c64 -d"${SECS}s" "${hdr[@]}" "$url" > "$stat.wrk"
@@ -28,7 +30,6 @@ for name in "$@"; do
   ../shared/bench/peers.sh stop "$name" "$base"
   conns=$(awk '/requests in/ {print $1}' "$stat.wrk")
   unit=connection; [ "$LOAD" = rr ] && unit=request
-  tick=$(getconf CLK_TCK)
   segs=$(join "$stat.tcp0" "$stat.tcp1" | awk -v c="$conns" '$1 == "Tcp:OutSegs" {o = $3 - $2}
     $1 == "TcpExt:TCPOrigDataSent" {d = $3 - $2} END {printf "TCP segments %.2f (with data or FIN %.2f)", o / c, d / c}')
   awk -F, -v n="$name" -v c="$conns" -v u="$unit" -v segs="$segs" \
