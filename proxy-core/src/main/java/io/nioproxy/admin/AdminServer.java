@@ -53,6 +53,8 @@ import java.util.concurrent.Executors;
  * <p>Bind it to a loopback or management address: it has no authentication.
  */
 public final class AdminServer {
+    private static final String NODELAY = "sun.net.httpserver.nodelay";
+
     private final Proxy proxy;
     private final HttpServer server;
     private final ExecutorService executor;
@@ -66,11 +68,25 @@ public final class AdminServer {
         this.executor = executor;
     }
 
+    /**
+     * The JDK's HTTP server with Nagle's algorithm off on the sockets it accepts, unless the operator chose
+     * otherwise ({@code -Dsun.net.httpserver.nodelay}). It writes a response's headers and its body apart; with Nagle
+     * on, the body waits until the client acknowledges the headers, and a client delays that acknowledgement up to
+     * 40 ms: every request on a kept-open connection (a Prometheus scrape, the dashboard's poll) took 44–46 ms instead
+     * of 3–4 (measured, 100 scrapes of /metrics). The JDK reads the property once, when its server is first used.
+     */
+    public static HttpServer newHttpServer(InetSocketAddress address, int backlog) throws IOException {
+        if (System.getProperty(NODELAY) == null) {
+            System.setProperty(NODELAY, "true");
+        }
+        return HttpServer.create(address, backlog);
+    }
+
     /** @throws ConfigException when the address cannot be bound */
     public static AdminServer start(Proxy proxy, HostPort address) {
         HttpServer server;
         try {
-            server = HttpServer.create(address.resolve("proxy.admin"), 64);
+            server = newHttpServer(address.resolve("proxy.admin"), 64);
         } catch (IOException e) {
             throw ConfigException.bad("proxy.admin", address.toString(), "cannot listen there: " + e.getMessage());
         }

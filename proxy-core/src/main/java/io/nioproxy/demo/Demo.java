@@ -1,6 +1,7 @@
 package io.nioproxy.demo;
 
 import com.sun.net.httpserver.HttpServer;
+import io.nioproxy.admin.AdminServer;
 import io.nioproxy.Main;
 import io.nioproxy.Proxy;
 import io.nioproxy.config.ProxyConfig;
@@ -83,7 +84,7 @@ public final class Demo {
 
     static HttpServer startBackend(String name) {
         try {
-            HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
+            HttpServer s = AdminServer.newHttpServer(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
             byte[] body = ("hello from " + name + "\n").getBytes(StandardCharsets.US_ASCII);
             s.createContext("/", exchange -> {
                 exchange.getResponseHeaders().add("Content-Type", "text/plain");

@@ -8,9 +8,12 @@ import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static io.nioproxy.testing.ProxyHarness.await;
 import static io.nioproxy.testing.ProxyHarness.connect;
@@ -30,6 +33,52 @@ class MetricsEndpointTest {
         byte[] back = s.getInputStream().readNBytes(size);
         assertArrayEquals(data, back);
         return back;
+    }
+
+    /**
+     * Scrapes on a kept-open connection, as Prometheus and the dashboard make them, are answered at once. The JDK's
+     * HTTP server writes a response's headers and its body apart; with Nagle's algorithm on its sockets the body
+     * waited for the client to acknowledge the headers, and Linux delays that acknowledgement by at least 40 ms once
+     * a connection is past its first exchanges: every request after the first few took 44–46 ms. The fastest of
+     * twenty later requests is what is compared — noise only makes requests slower — so the bound can be tight.
+     */
+    @Test
+    void keptOpenScrapesAreNotHeldForTheClientsDelayedAcknowledgement() throws Exception {
+        try (ProxyHarness h = new ProxyHarness()) {
+            Proxy p = h.start("proxy.backends", h.add(TcpServer.echo()).address(), "proxy.admin", "127.0.0.1:0");
+            try (Socket s = new Socket(p.adminAddress().getAddress(), p.adminAddress().getPort())) {
+                s.setSoTimeout(10_000);
+                long fastest = Long.MAX_VALUE;
+                for (int i = 0; i < 40; i++) {
+                    long start = System.nanoTime();
+                    String body = keptOpenGet(s, "/metrics");
+                    long took = System.nanoTime() - start;
+                    assertTrue(body.contains("nioproxy_connections_accepted_total"), body);
+                    if (i >= 20) { // past the connection's quick acknowledgements
+                        fastest = Math.min(fastest, took);
+                    }
+                }
+                assertTrue(fastest < Duration.ofMillis(30).toNanos(),
+                        "fastest of 20 kept-open scrapes took " + fastest / 1_000 + " µs (a delayed ACK is 40 ms)");
+            }
+        }
+    }
+
+    /** One HTTP/1.1 GET on a connection left open, as a scraper makes it; the body, read to its Content-Length. */
+    static String keptOpenGet(Socket s, String path) throws Exception {
+        String request = "GET " + path + " HTTP/1.1\r\nHost: admin\r\n\r\n";
+        s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+        InputStream in = s.getInputStream();
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            assertTrue(b >= 0, "connection closed after " + head);
+            head.append((char) b);
+        }
+        assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
+        Matcher length = Pattern.compile("(?i)content-length: (\\d+)").matcher(head);
+        assertTrue(length.find(), "a fixed-length reply keeps the connection open: " + head);
+        return new String(in.readNBytes(Integer.parseInt(length.group(1))), StandardCharsets.UTF_8);
     }
 
     @Test
