@@ -71,6 +71,15 @@ public final class Proxy implements AutoCloseable {
      *                         running)
      */
     public static Proxy start(ProxyConfig config) {
+        return start(config, () -> { });
+    }
+
+    /**
+     * {@link #start(ProxyConfig)}, running {@code beforeListening} once what the balancer keeps for its life exists
+     * (loops, buffer pools, session tables, histograms, listeners and their backend tables) and
+     * before the first listener binds: the command line collects the start-up garbage there ({@link Main}).
+     */
+    public static Proxy start(ProxyConfig config, Runnable beforeListening) {
         Proxy p = new Proxy(config);
         try {
             p.startLoops();
@@ -78,9 +87,13 @@ public final class Proxy implements AutoCloseable {
                 Listener l = new Listener(lc, config.workers());
                 l.route().globalLimit(p.globalActive, config.maxConnGlobal());
                 p.listeners.add(l);
+            }
+            beforeListening.run();
+            for (Listener l : p.listeners) {
                 l.bind(p.loops, p.tables, config.acceptMode());
             }
             p.startControl();
+            // after the listeners: the admin endpoint's /healthz says the balancer is ready once it answers
             if (config.admin() != null) {
                 // the dashboard's history is sampled only when there is a dashboard to show it
                 p.history = new History(p);
