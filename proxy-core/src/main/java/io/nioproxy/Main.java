@@ -77,7 +77,7 @@ public final class Main {
      * warm-up's garbage; left there, the next young collections copy it again, survivor space to survivor space,
      * until it ages out. Measured on the yardstick's machine (Serial GC, which the JVM picks when pinned to one CPU;
      * 512 MB heap) under a {@code Connection: close} load: young pauses of 23–39 ms before, 1.6–2.2 ms after. The
-     * relay itself allocates nothing; a new connection about 600 bytes, so a young collection comes every few hundred
+     * relay itself allocates nothing; a new connection 525–585 bytes, so a young collection comes every few hundred
      * thousand connections. {@code -XX:+DisableExplicitGC} turns this off with every other {@code System.gc()}.
      */
     static void collectStartUpGarbage() {
