@@ -1,5 +1,6 @@
 package io.nioproxy;
 
+import io.nioproxy.testing.ProxyHarness;
 import io.nioproxy.testing.TcpServer;
 import org.junit.jupiter.api.Test;
 
@@ -91,10 +92,7 @@ class MainTest {
 
     @Test
     void runsRelaysAndStopsCleanlyOnSigterm() throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = free.getLocalPort();
-        }
+        int port = ProxyHarness.freePort();
         try (TcpServer backend = TcpServer.named("only")) {
             Process p = java(List.of("-Xlog:gc", "-Dproxy.backends=" + backend.address(),
                     "-Dproxy.listen=127.0.0.1:" + port, "-Dproxy.idle.timeout=1h")).redirectErrorStream(true).start();
@@ -116,7 +114,7 @@ class MainTest {
             assertTrue(all.contains("Pause Full (System.gc())"), all);
             try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
                 s.setSoTimeout(5000);
-                assertEquals("only", io.nioproxy.testing.ProxyHarness.readLine(s.getInputStream()));
+                assertEquals("only", ProxyHarness.readLine(s.getInputStream()));
             }
             java.util.concurrent.CompletableFuture<String> tail = java.util.concurrent.CompletableFuture.supplyAsync(
                     () -> String.join("\n", out.lines().toList()));

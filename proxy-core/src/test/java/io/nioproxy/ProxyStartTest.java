@@ -8,7 +8,6 @@ import org.junit.jupiter.api.Test;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,10 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class ProxyStartTest {
     @Test
     void theHookRunsWithTheLoopsUpAndBeforeAnyClientCanConnect() throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = free.getLocalPort();
-        }
+        int port = ProxyHarness.freePort();
         try (TcpServer backend = TcpServer.named("only")) {
             Properties p = new Properties();
             p.setProperty(Settings.LISTEN.property(), "127.0.0.1:" + port);

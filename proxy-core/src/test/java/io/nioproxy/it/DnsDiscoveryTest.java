@@ -1,6 +1,7 @@
 package io.nioproxy.it;
 
 import io.nioproxy.testing.ChildBalancer;
+import io.nioproxy.testing.ProxyHarness;
 import io.nioproxy.testing.TcpServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,10 +32,7 @@ class DnsDiscoveryTest {
         try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.2"))) {
             backendPort = free.getLocalPort();
         }
-        int port;
-        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = free.getLocalPort();
-        }
+        int port = ProxyHarness.freePort();
         Path hosts = dir.resolve("hosts");
         Files.writeString(hosts, "127.0.0.2 backends.test\n");
         try (TcpServer two = TcpServer.named("at-2", new InetSocketAddress("127.0.0.2", backendPort));

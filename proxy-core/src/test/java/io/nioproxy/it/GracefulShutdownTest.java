@@ -1,6 +1,7 @@
 package io.nioproxy.it;
 
 import io.nioproxy.testing.ChildBalancer;
+import io.nioproxy.testing.ProxyHarness;
 import io.nioproxy.testing.TcpServer;
 import org.junit.jupiter.api.Test;
 
@@ -8,7 +9,6 @@ import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,10 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GracefulShutdownTest {
     @Test
     void sigtermStopsAcceptingAtOnceAndClosesSessionsPacedOverTheWindow() throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = free.getLocalPort();
-        }
+        int port = ProxyHarness.freePort();
         try (TcpServer backend = TcpServer.named("b")) {
             List<String> cmd = ChildBalancer.command(List.of("-Xmx256m", "-Dproxy.backends=" + backend.address(),
                     "-Dproxy.listen=127.0.0.1:" + port, "-Dproxy.shutdown.timeout=500ms", "-Dproxy.shutdown.pace=2s"));

@@ -15,7 +15,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -165,10 +164,7 @@ class FaultsTest {
      */
     @Test
     void outOfDescriptorsPausesAcceptingWithoutSpinningAndRecovers() throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = free.getLocalPort();
-        }
+        int port = ProxyHarness.freePort();
         try (TcpServer backend = TcpServer.named("b")) {
             String java = ChildBalancer.javaBinary();
             String cmd = "ulimit -n 256 && exec '" + java + "' -Xmx128m -XX:-MaxFDLimit -Dproxy.workers=1"

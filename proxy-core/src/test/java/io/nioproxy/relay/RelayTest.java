@@ -25,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static io.nioproxy.testing.ProxyHarness.freePort;
 import static io.nioproxy.testing.ProxyHarness.await;
 import static io.nioproxy.testing.ProxyHarness.connect;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -443,9 +444,4 @@ class RelayTest {
         }
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
 }

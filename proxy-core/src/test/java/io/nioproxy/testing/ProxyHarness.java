@@ -70,6 +70,13 @@ public final class ProxyHarness implements AutoCloseable {
     }
 
     /** Reads one '\n'-terminated line (the name a {@link TcpServer#named} backend sends). */
+    /** A loopback port free a moment ago, for a listener that must be given its port up front (a child JVM's). */
+    public static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
     public static String readLine(InputStream in) throws IOException {
         StringBuilder sb = new StringBuilder();
         int c;
