@@ -76,8 +76,8 @@ public final class Proxy implements AutoCloseable {
 
     /**
      * {@link #start(ProxyConfig)}, running {@code beforeListening} once what the balancer keeps for its life exists
-     * (loops, buffer pools, session tables, histograms, listeners and their backend tables) and
-     * before the first listener binds: the command line collects the start-up garbage there ({@link Main}).
+     * (loops, buffer pools, session tables, histograms, listeners and their backend tables) and before the first
+     * listener binds: the command line collects the start-up garbage there ({@link Main}).
      */
     public static Proxy start(ProxyConfig config, Runnable beforeListening) {
         Proxy p = new Proxy(config);

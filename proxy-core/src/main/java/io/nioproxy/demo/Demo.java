@@ -1,9 +1,9 @@
 package io.nioproxy.demo;
 
 import com.sun.net.httpserver.HttpServer;
-import io.nioproxy.admin.AdminServer;
 import io.nioproxy.Main;
 import io.nioproxy.Proxy;
+import io.nioproxy.admin.AdminServer;
 import io.nioproxy.config.ProxyConfig;
 import io.nioproxy.config.Settings;
 import io.nioproxy.log.Log;
