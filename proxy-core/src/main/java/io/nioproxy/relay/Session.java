@@ -471,11 +471,7 @@ public final class Session {
             // These were the source's last bytes (its FIN came with them): the shutdown of dst follows at once
             boolean finNext = src.conn.inputEndsNext();
             try {
-                if (finNext) {
-                    dst.conn.writeBeforeFin(buf);
-                } else {
-                    dst.conn.write(buf);
-                }
+                write(dst, buf, finNext);
             } catch (IOException e) {
                 table.giveBuffer(buf);
                 failed = dst;
@@ -523,11 +519,7 @@ public final class Session {
             return;
         }
         try {
-            if (src.inputEnded || src.conn.inputEndsNext()) {
-                dst.conn.writeBeforeFin(buf);
-            } else {
-                dst.conn.write(buf);
-            }
+            write(dst, buf, src.inputEnded || src.conn.inputEndsNext());
         } catch (IOException e) {
             failed = dst;
             close(CloseReason.RESET);
@@ -675,5 +667,17 @@ public final class Session {
 
     public boolean relaying() {
         return state == RELAYING;
+    }
+
+    /**
+     * Writes {@code buf} to {@code dst}, with {@code writeBeforeFin} when dst's shutdown follows at once (the FIN
+     * then rides on these bytes).
+     */
+    private static void write(Leg dst, ByteBuffer buf, boolean finNext) throws IOException {
+        if (finNext) {
+            dst.conn.writeBeforeFin(buf);
+        } else {
+            dst.conn.write(buf);
+        }
     }
 }
