@@ -52,22 +52,39 @@ public final class ProxyProtocolParser {
         throw new ProxyHeaderException("not a PROXY protocol header");
     }
 
-    /** True when the bytes start like a PROXY header (for refusing one from an untrusted client). */
-    public static boolean looksLikeHeader(ByteBuffer in) {
+    /** {@link #signature}: the bytes cannot start a PROXY header. */
+    public static final int NOT_A_HEADER = -1;
+    /** {@link #signature}: every byte so far matches a signature's start; more are needed to tell. */
+    public static final int UNDECIDED = 0;
+    /** {@link #signature}: the bytes start with a whole v1 prefix ({@code "PROXY "}) or v2 signature. */
+    public static final int HEADER = 1;
+
+    /**
+     * Whether a connection's first bytes are a PROXY header's signature, for refusing one from a client that is not
+     * trusted to send it. A client chooses how its bytes are segmented, so a prefix of a signature is
+     * {@link #UNDECIDED}, never "not a header": deciding early let a header split after its first bytes through.
+     *
+     * @param in the bytes received so far, from position to limit (not changed)
+     * @return {@link #NOT_A_HEADER}, {@link #UNDECIDED} or {@link #HEADER}
+     */
+    public static int signature(ByteBuffer in) {
         int n = in.remaining();
-        int p = in.position();
-        byte[] sig = n > 0 && in.get(p) == 'P' ? V1_PREFIX : V2_SIGNATURE;
-        int check = Math.min(n, sig.length);
-        if (check < Math.min(5, sig.length)) {
-            return false; // too few bytes to tell; a real header comes in one segment
+        if (n == 0) {
+            return UNDECIDED;
         }
+        int p = in.position();
+        byte[] sig = in.get(p) == V1_PREFIX[0] ? V1_PREFIX : V2_SIGNATURE;
+        int check = Math.min(n, sig.length);
         for (int i = 0; i < check; i++) {
             if (in.get(p + i) != sig[i]) {
-                return false;
+                return NOT_A_HEADER;
             }
         }
-        return true;
+        return check == sig.length ? HEADER : UNDECIDED;
     }
+
+    /** The most bytes {@link #signature} can need before it decides. */
+    public static final int SIGNATURE_MAX = V2_SIGNATURE.length;
 
     private static ProxyHeader parseV1(ByteBuffer in, int p, int n) throws ProxyHeaderException {
         int check = Math.min(n, V1_PREFIX.length);

@@ -208,11 +208,22 @@ class ProxyProtocolParserTest {
     }
 
     @Test
-    void looksLikeHeaderSpotsBothVersions() {
-        assertTrue(ProxyProtocolParser.looksLikeHeader(ByteBuffer.wrap("PROXY TCP4 ".getBytes())));
-        assertTrue(ProxyProtocolParser.looksLikeHeader(ByteBuffer.wrap(v2(0x21, 0x11, INET_BODY))));
-        assertTrue(!ProxyProtocolParser.looksLikeHeader(ByteBuffer.wrap("GET / HTTP/1.1\r\n".getBytes())));
-        assertTrue(!ProxyProtocolParser.looksLikeHeader(ByteBuffer.wrap("PROXIMITY".getBytes())));
+    void signatureSpotsBothVersionsAndWaitsOnAPrefix() {
+        assertEquals(ProxyProtocolParser.HEADER, ProxyProtocolParser.signature(ByteBuffer.wrap("PROXY TCP4 ".getBytes())));
+        byte[] v2 = v2(0x21, 0x11, INET_BODY);
+        assertEquals(ProxyProtocolParser.HEADER, ProxyProtocolParser.signature(ByteBuffer.wrap(v2)));
+        assertEquals(ProxyProtocolParser.NOT_A_HEADER,
+                ProxyProtocolParser.signature(ByteBuffer.wrap("GET / HTTP/1.1\r\n".getBytes())));
+        assertEquals(ProxyProtocolParser.NOT_A_HEADER, ProxyProtocolParser.signature(ByteBuffer.wrap("PROXIMITY".getBytes())));
+        // every proper prefix of either signature is undecided, never "not a header"
+        byte[] v1 = "PROXY ".getBytes();
+        for (int k = 0; k < v1.length; k++) {
+            assertEquals(ProxyProtocolParser.UNDECIDED, ProxyProtocolParser.signature(ByteBuffer.wrap(v1, 0, k)), "v1 " + k);
+        }
+        for (int k = 0; k < 12; k++) {
+            assertEquals(ProxyProtocolParser.UNDECIDED, ProxyProtocolParser.signature(ByteBuffer.wrap(v2, 0, k)), "v2 " + k);
+        }
+        assertTrue(12 <= ProxyProtocolParser.SIGNATURE_MAX);
     }
 
     @Test
