@@ -28,6 +28,11 @@ final class Leg implements IoHandler, EventLoop.KeyOwner {
     boolean inputEnded;
     /** {@code shutdownOutput()} was done on this socket: the FIN from the peer has been carried. */
     boolean outputShut;
+    /**
+     * The direction out of this socket has lost its destination (a write to the peer failed): what it still sends is
+     * read and dropped until its end of stream, so that closing it never resets the direction into it.
+     */
+    boolean discard;
     /** Waiting in the loop's queue for a free buffer; reading is off until one comes. */
     boolean waitingForBuffer;
     /**

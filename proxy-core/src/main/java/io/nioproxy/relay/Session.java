@@ -27,9 +27,21 @@ import java.nio.channels.SelectionKey;
  *
  * <h2>Endings</h2>
  * A FIN from one side becomes {@code shutdownOutput()} on the other once its pending bytes are written; the other
- * direction keeps flowing. The session closes when both directions have been shut this way. An I/O error (a reset)
+ * direction keeps flowing. The session closes when both directions have been shut this way. A read error (a reset)
  * on either side closes both, the other with {@code SO_LINGER 0} so that the reset is carried as a reset and never
  * disguised as a clean end of stream.
+ *
+ * <p>A <em>write</em> error ends only the direction it happened on ({@link #outputFailed}): the bytes still coming
+ * toward the dead socket are read and dropped, and the other direction goes on to its own end. A backend that sent
+ * its whole reply and its FIN, then closed, resets the client's next line — its reply must still reach the client
+ * whole and end with a FIN, not be cut by a reset (Envoy PR 45267 fixed the same class of bug). Reading the failed
+ * socket tells which it was: the bytes queued before the error and then the end of stream (a completed direction),
+ * or a read error (a direction cut short, carried as a reset).
+ *
+ * <h2>Untrusted PROXY headers</h2>
+ * A client that is not trusted to send a PROXY header has its first bytes screened ({@link #screenClient}): they
+ * are held back, not relayed, while they match the start of a v1 or v2 signature, until enough have arrived to
+ * tell, the client ends its input, or the header deadline passes. A signature closes the session.
  *
  * <p>Threading: created and used only on its loop's thread.
  */
@@ -99,8 +111,10 @@ public final class Session {
     /** A per-client limit slot is held, under this client-address hash. */
     private boolean limitHeld;
     private long limitKey;
-    /** The client is not trusted to send a PROXY header: refuse one if its first bytes are one. */
-    private boolean refuseProxyHeader;
+    /** The client's first bytes are still to be screened for a PROXY header it is not trusted to send. */
+    private boolean screening;
+    /** The client's first bytes while they match a signature's start (write mode); held, not relayed. */
+    private ByteBuffer screened;
     /** The address the client connected to, as a PROXY header carried it (null: the socket's own). */
     InetSocketAddress destinationAddress;
     long connectDeadlineNanos = Long.MAX_VALUE;
@@ -156,8 +170,8 @@ public final class Session {
                 client.setInterest(SelectionKey.OP_READ);
                 return;
             }
-            refuseProxyHeader = true;
         }
+        screening = true; // untrusted, on every listener: nobody else may hand a backend a client address
         admitAndConnect();
     }
 
@@ -332,7 +346,7 @@ public final class Session {
 
     /** Loop thread, from {@link SessionTable}: the current connect attempt passed its deadline. */
     void connectTimedOut() {
-        if (state == HEADER) {
+        if (state == HEADER || state == RELAYING) { // RELAYING: first bytes held in screening
             route.proxyRejected.increment();
             close(CloseReason.PROXY_HEADER_TIMEOUT);
             return;
@@ -420,6 +434,14 @@ public final class Session {
      * or {@link #MAX_READS_PER_EVENT} full buffers have passed.
      */
     void pump(Leg src) {
+        if (src.discard) {
+            drainDiscarded(src);
+            return;
+        }
+        if (screening && src == client) {
+            screenClient();
+            return;
+        }
         if (src.pending != null || src.inputEnded) {
             src.updateInterest();
             return;
@@ -459,23 +481,13 @@ public final class Session {
             }
             lastActiveNanos = table.loop().now();
             buf.flip();
-            if (refuseProxyHeader && src == client) {
-                refuseProxyHeader = false; // only a connection's first bytes can be a header
-                if (ProxyProtocolParser.looksLikeHeader(buf)) {
-                    table.giveBuffer(buf);
-                    route.proxyRejected.increment();
-                    close(CloseReason.PROXY_HEADER_REJECTED);
-                    return;
-                }
-            }
             // These were the source's last bytes (its FIN came with them): the shutdown of dst follows at once
             boolean finNext = src.conn.inputEndsNext();
             try {
                 write(dst, buf, finNext);
             } catch (IOException e) {
                 table.giveBuffer(buf);
-                failed = dst;
-                close(CloseReason.RESET);
+                outputFailed(dst);
                 return;
             }
             if (buf.hasRemaining()) {
@@ -521,8 +533,7 @@ public final class Session {
         try {
             write(dst, buf, src.inputEnded || src.conn.inputEndsNext());
         } catch (IOException e) {
-            failed = dst;
-            close(CloseReason.RESET);
+            outputFailed(dst);
             return;
         }
         if (buf.hasRemaining()) {
@@ -549,7 +560,7 @@ public final class Session {
             return;
         }
         dst.outputShut = true;
-        if (dst.peer.outputShut) {
+        if (finished()) {
             // The last direction ends: both inputs have been read to their end, so closing now sends the same FIN
             // that shutdown(2) would — one system call fewer per session.
             close(CloseReason.COMPLETED);
@@ -558,8 +569,156 @@ public final class Session {
         try {
             dst.conn.shutdownOutput();
         } catch (IOException e) {
-            failed = dst;
+            outputFailed(dst);
+        }
+    }
+
+    /** Every output shut (or lost) and every input read to its end: nothing is left to move or to drain. */
+    private boolean finished() {
+        return client.outputShut && backend.outputShut && client.inputEnded && backend.inputEnded;
+    }
+
+    /**
+     * A write (or the FIN) toward {@code dst} failed: the direction into {@code dst} is over, and only it. What its
+     * source still sends is read and dropped — never left unread, or closing that socket would reset it and cut
+     * whatever of the other direction is still in its send queue. The other direction goes on: reading {@code dst}
+     * returns what it sent before the error and then either its end of stream (its direction completed, and is
+     * delivered whole with a FIN) or a read error (cut short, and carried as a reset like any other).
+     */
+    private void outputFailed(Leg dst) {
+        Leg src = dst.peer;
+        dst.outputShut = true;
+        src.discard = true;
+        if (src.pending != null) {
+            table.giveBuffer(src.pending);
+            src.pending = null;
+        }
+        if (finished()) {
+            close(CloseReason.COMPLETED);
+            return;
+        }
+        drainDiscarded(src);
+        if (state == RELAYING) {
+            dst.updateInterest();
+            pump(dst); // what dst sent before the error: read it now, its readiness may have been told already
+        }
+    }
+
+    /** Reads and drops what {@code src} sends after the direction out of it failed, until its end of stream. */
+    private void drainDiscarded(Leg src) {
+        if (src.inputEnded) {
+            src.updateInterest();
+            return;
+        }
+        ByteBuffer buf = table.takeBuffer();
+        if (buf == null) {
+            table.waitForBuffer(src);
+            src.updateInterest();
+            return;
+        }
+        int reads = 0;
+        try {
+            while (true) {
+                int n = src.conn.read(buf);
+                buf.clear();
+                if (n < 0) {
+                    src.inputEnded = true;
+                    break;
+                }
+                if (n == 0) {
+                    break;
+                }
+                // not activity: dropped bytes must not keep the session from proxy.halfclosed.timeout
+                if (++reads >= MAX_READS_PER_EVENT) {
+                    src.conn.readAgain();
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            // a reset: the direction into src cannot be delivered either
+            table.giveBuffer(buf);
+            failed = src;
             close(CloseReason.RESET);
+            return;
+        }
+        table.giveBuffer(buf);
+        if (src.inputEnded && finished()) {
+            close(CloseReason.COMPLETED);
+            return;
+        }
+        src.updateInterest();
+    }
+
+    /**
+     * The client is not trusted to send a PROXY header (or the listener trusts nobody): read its first bytes and
+     * hold them back while they match the start of a signature. Relay them once they cannot be a header (or the
+     * client ended: nothing can follow), close the session if they are one. The header deadline bounds the wait.
+     */
+    private void screenClient() {
+        ByteBuffer buf = screened;
+        screened = null;
+        if (buf == null) {
+            buf = table.takeBuffer();
+            if (buf == null) {
+                table.waitForBuffer(client);
+                client.updateInterest();
+                return;
+            }
+        }
+        int n;
+        try {
+            n = client.conn.read(buf);
+        } catch (IOException e) {
+            table.giveBuffer(buf);
+            failed = client;
+            close(CloseReason.RESET);
+            return;
+        }
+        buf.flip();
+        int verdict = ProxyProtocolParser.signature(buf);
+        if (verdict == ProxyProtocolParser.HEADER) {
+            table.giveBuffer(buf);
+            route.proxyRejected.increment();
+            close(CloseReason.PROXY_HEADER_REJECTED);
+            return;
+        }
+        if (verdict == ProxyProtocolParser.UNDECIDED && n >= 0) {
+            if (!buf.hasRemaining()) {
+                table.giveBuffer(buf); // nothing yet: an idle session holds no buffer
+                return;
+            }
+            if (!inConnectingList) {
+                long timeout = route.config().protection().proxyHeaderTimeoutNanos();
+                connectDeadlineNanos = timeout == 0 ? Long.MAX_VALUE : table.loop().now() + timeout;
+                table.addConnecting(this);
+            }
+            buf.position(buf.limit()).limit(buf.capacity()); // back to write mode, to append the next bytes
+            screened = buf;
+            return;
+        }
+        screening = false;
+        table.removeConnecting(this);
+        connectDeadlineNanos = Long.MAX_VALUE;
+        if (n < 0) {
+            client.inputEnded = true;
+            if (firstFin == null) {
+                firstFin = client;
+            }
+        }
+        if (buf.hasRemaining()) {
+            client.bytesIn += buf.remaining();
+            lastActiveNanos = table.loop().now();
+            client.pending = buf;
+            flushTo(backend); // writes them; reads the client on if they all went
+        } else {
+            table.giveBuffer(buf);
+            if (client.inputEnded) {
+                shutdownOutput(backend);
+            }
+        }
+        if (state == RELAYING) {
+            client.updateInterest();
+            backend.updateInterest();
         }
     }
 
@@ -591,6 +750,10 @@ public final class Session {
         table.removeConnecting(this);
         releaseBuffer(client);
         releaseBuffer(backend);
+        if (screened != null) {
+            table.giveBuffer(screened);
+            screened = null;
+        }
         if (reserved) {
             target.sessionClosed();
             reserved = false;
@@ -636,7 +799,7 @@ public final class Session {
 
     /** One side has sent FIN (the other direction may still flow). */
     boolean halfClosed() {
-        return client.inputEnded || backend.inputEnded;
+        return client.inputEnded || backend.inputEnded || client.outputShut || backend.outputShut;
     }
 
     public Backend backend() {
