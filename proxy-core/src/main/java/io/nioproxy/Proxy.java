@@ -19,6 +19,7 @@ import io.nioproxy.config.ProxyConfig;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.loop.EventLoop;
 import io.nioproxy.relay.SessionTable;
+import io.nioproxy.transport.Transport;
 import io.nioproxy.sys.Priority;
 
 import java.io.IOException;
@@ -55,9 +56,11 @@ public final class Proxy implements AutoCloseable {
     private AccessLog accessLog;
     private History history;
     private volatile boolean closed;
+    private final Transport transport;
 
     private Proxy(ProxyConfig config) {
         this.config = config;
+        this.transport = Transport.of(config.io());
         this.loops = new EventLoop[config.workers()];
         this.tables = new SessionTable[config.workers()];
         this.control = Executors.newSingleThreadScheduledExecutor(background("nioproxy-control", config.backgroundNice()));
@@ -90,7 +93,7 @@ public final class Proxy implements AutoCloseable {
             }
             beforeListening.run();
             for (Listener l : p.listeners) {
-                l.bind(p.loops, p.tables, config.acceptMode());
+                l.bind(p.transport, p.loops, p.tables, config.acceptMode());
             }
             p.startControl();
             // after the listeners: the admin endpoint's /healthz says the balancer is ready once it answers
@@ -129,7 +132,7 @@ public final class Proxy implements AutoCloseable {
                 loops[i] = new EventLoop(i, new BufferPool(config.bufferBytes(), config.poolBytesPerLoop()),
                         config.bulkBufferBytes() == 0 ? null
                                 : new BufferPool(config.bulkBufferBytes(), config.poolBytesPerLoop() / 4),
-                        config.io() == io.nioproxy.config.IoMode.EPOLL, config.loopSpinPolls());
+                        transport, config.loopSpinPolls());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot open a selector", e);
             }

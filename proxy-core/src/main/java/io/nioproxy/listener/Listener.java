@@ -14,7 +14,9 @@ import io.nioproxy.loop.EventLoop;
 import io.nioproxy.loop.LoopTask;
 import io.nioproxy.relay.Route;
 import io.nioproxy.relay.SessionTable;
-import io.nioproxy.relay.SocketOptions;
+import io.nioproxy.transport.ListenSocket;
+import io.nioproxy.transport.Transport;
+import io.nioproxy.transport.nio.NioSocketOptions;
 
 import io.nioproxy.control.BackendsFile;
 
@@ -22,7 +24,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.net.BindException;
 import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.util.ArrayList;
 import java.util.List;
@@ -121,55 +122,32 @@ public final class Listener {
     }
 
     /**
-     * Binds and starts accepting on the given loops (already running).
+     * Binds and starts accepting on the given loops (already running), with sockets of their transport.
      *
      * @throws ConfigException when the address cannot be bound (in use, not local, no permission)
      */
-    public void bind(EventLoop[] loops, SessionTable[] tables, AcceptMode mode) {
+    public void bind(Transport transport, EventLoop[] loops, SessionTable[] tables, AcceptMode mode) {
         InetSocketAddress wanted = config.listen().resolve(Settings.LISTEN.property());
         boolean perLoop = mode == AcceptMode.REUSEPORT && loops.length > 1;
         try {
             if (perLoop && wanted.getPort() != 0) {
                 // SO_REUSEPORT sockets of one user share a port silently; bind once without it first, so that a
                 // port already taken by anything (another nioproxy included) is an error, as without reuseport.
-                try (ServerSocketChannel probe = ServerSocketChannel.open(SocketOptions.familyOf(wanted.getAddress()))) {
+                try (ServerSocketChannel probe = ServerSocketChannel.open(NioSocketOptions.familyOf(wanted.getAddress()))) {
                     probe.bind(wanted);
                 }
             }
             int count = perLoop ? loops.length : 1;
-            for (int i = 0; i < count && loops[0].epollMode(); i++) {
-                RawListenSocket raw = RawListenSocket.open(i == 0 ? wanted : boundAddress, config, perLoop,
-                        config.backlog());
+            for (int i = 0; i < count; i++) {
+                ListenSocket socket = transport.listen(i == 0 ? wanted : boundAddress, config, perLoop);
                 if (i == 0) {
-                    boundAddress = raw.bound;
+                    boundAddress = socket.localAddress();
                 }
                 Acceptor a = perLoop
-                        ? new Acceptor(this, loops[i], raw.fd, new SessionTable[] {tables[i]}, new EventLoop[] {loops[i]})
-                        : new Acceptor(this, loops[0], raw.fd, tables, loops);
+                        ? new Acceptor(this, loops[i], socket, new SessionTable[] {tables[i]}, new EventLoop[] {loops[i]})
+                        : new Acceptor(this, loops[0], socket, tables, loops);
                 acceptors.add(a);
-                registerOn(perLoop ? loops[i] : loops[0], a);
-            }
-            for (int i = 0; i < count && !loops[0].epollMode(); i++) {
-                ServerSocketChannel server = SocketOptions.openListener(wanted, config);
-                try {
-                    if (perLoop) {
-                        server.setOption(StandardSocketOptions.SO_REUSEPORT, true);
-                    }
-                    server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                    server.configureBlocking(false);
-                    server.bind(i == 0 ? wanted : boundAddress, config.backlog());
-                } catch (IOException | RuntimeException e) {
-                    server.close();
-                    throw e;
-                }
-                if (i == 0) {
-                    boundAddress = (InetSocketAddress) server.getLocalAddress();
-                }
-                Acceptor a = perLoop
-                        ? new Acceptor(this, loops[i], server, new SessionTable[] {tables[i]}, new EventLoop[] {loops[i]})
-                        : new Acceptor(this, loops[0], server, tables, loops);
-                acceptors.add(a);
-                registerOn(perLoop ? loops[i] : loops[0], a);
+                registerOn(a.loop(), a);
             }
         } catch (BindException e) {
             close();

@@ -3,48 +3,42 @@ package io.nioproxy.loop;
 import io.nioproxy.buffer.BufferPool;
 import io.nioproxy.log.Log;
 import io.nioproxy.log.LogLimiter;
-import io.nioproxy.sys.Linux;
+import io.nioproxy.transport.Dispatcher;
+import io.nioproxy.transport.IoHandler;
+import io.nioproxy.transport.Poller;
+import io.nioproxy.transport.Transport;
+import io.nioproxy.transport.nio.NioTransport;
 import org.jctools.queues.atomic.MpscUnboundedAtomicArrayQueue;
 
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.nio.channels.ClosedSelectorException;
-import java.nio.channels.SelectableChannel;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
 import java.util.ArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 
 /**
  * One thread, one readiness source, one {@link BufferPool}, and one MPSC queue through which other threads hand it
  * work. Every socket of a session is registered here for the session's whole life, so the relay never crosses
  * threads and never takes a lock.
  *
- * <p>The readiness source is a {@link Selector} (java.nio mode: channels, {@link #register}) or an
- * {@link EpollPoller} (epoll mode, {@code proxy.io=epoll}: descriptors, {@link #registerFd}); handlers are called the
- * same way in both, with ready operations in {@link SelectionKey} bits. A loop is one or the other for its life.
+ * <p>The readiness source is a {@link Poller} of the process's {@link Transport} (java.nio selectors, or epoll
+ * through the FFM API); the loop is the same for every kind: tasks, poll (handlers run inside it, through
+ * {@link #dispatch}), timers, services, end of turn. It knows nothing of sockets.
  *
  * <h2>Assumptions and guarantees</h2>
  * <ul>
  *   <li>{@link #execute} may be called from any thread. Tasks run on the loop thread in the order each producer
  *   offered them. After {@link #close} they are discarded ({@link LoopTask#discard}).</li>
- *   <li>Wake-ups are coalesced: a producer wakes the loop ({@link Selector#wakeup()}, or an eventfd write in epoll
- *   mode) only when the loop has announced it is
- *   about to block and no other producer has woken it since (a CAS on {@code sleeping}), as Netty's
+ *   <li>Wake-ups are coalesced: a producer wakes the loop ({@link Poller#wakeup}) only when the loop has announced
+ *   it is about to block and no other producer has woken it since (a CAS on {@code sleeping}), as Netty's
  *   {@code NioEventLoop} does with its {@code nextWakeupNanos}.</li>
- *   <li>Everything else — registering channels, timers, the buffer pool — is for the loop thread only.</li>
- *   <li>Ready keys are consumed with {@link Selector#select(Consumer, long)} (JDK 11+): the loop itself is the
- *   consumer, so no selected-key set is filled, iterated or cleared, and nothing is allocated per event.</li>
+ *   <li>Everything else — the poller, timers, the buffer pool — is for the loop thread only.</li>
  *   <li>A failure inside one handler closes that handler's session ({@link IoHandler#onFailure}); a failure of a
  *   whole turn is logged (rate-limited) and the loop sleeps 10 ms instead of spinning.</li>
  * </ul>
  */
-public final class EventLoop implements Consumer<SelectionKey>, Runnable {
-    /** Selects in a row that return early with nothing to do before the selector is rebuilt (JDK-6670302 class). */
-    static final int SPIN_REBUILD_THRESHOLD = 512;
+public final class EventLoop implements Dispatcher, Runnable {
     private static final long MAX_SELECT_MILLIS = 1000;
     private static final VarHandle SLEEPING;
     private static final VarHandle BUSY;
@@ -73,22 +67,15 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     private final ArrayList<LoopService> services = new ArrayList<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final LogLimiter failureLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
-    private final SpinDetector spinDetector = new SpinDetector(SPIN_REBUILD_THRESHOLD);
     private final Thread thread;
-    /** java.nio mode: the selector; null in epoll mode. */
-    private Selector selector;
-    /** epoll mode ({@code proxy.io=epoll}): the poller and this thread's system calls; null in java.nio mode. */
-    private final EpollPoller epoll;
-    private final Linux.Calls sys;
-    private final java.nio.ByteBuffer scratchAddress = java.nio.ByteBuffer.allocateDirect(32);
-    /** 1 while the loop is (about to be) blocked in select; producers CAS it to 0 and wake the selector. */
+    private final Poller poller;
+    /** 1 while the loop is (about to be) blocked in its poll; producers CAS it to 0 and wake the poller. */
     @SuppressWarnings("unused") // accessed through SLEEPING
     private volatile int sleeping;
     private volatile boolean running = true;
     private long now = System.nanoTime();
-    /** Whether {@link #now} was taken in this select: handlers run inside select(Consumer), before it returns. */
+    /** Whether {@link #now} was taken in this poll: handlers run inside it, before it returns. */
     private boolean nowFresh;
-    private long selectorRebuilds;
     /** Turns that failed as a whole (each costs a 10 ms pause, see {@link #run}); loop thread writes, others may lag. */
     private long turnFailures;
     /** Time spent outside select (handling events, tasks, timers): utilisation = busy / wall. Release-published. */
@@ -99,93 +86,34 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
      * Non-blocking polls after a poll that found events, before the loop may block ({@code proxy.loop.spin}; Agrona's
      * spin-then-park idle strategy, HAProxy's {@code busy-polling} in small). A loop that sleeps between events is
      * woken for the next one by the thread that sends it — on another core, an inter-processor interrupt paid by
-     * that core (measured on this VM: 4–8 µs per wake-up of the WebSocket peers' core, and a longer round trip).
+     * that core (docs/decisions/0004-loop-spin.md).
      */
     private final int spinPolls;
     private int spinLeft;
 
+    /** A java.nio loop without bulk buffers or spinning (tests, benchmarks). */
     public EventLoop(int index, BufferPool pool) throws IOException {
-        this(index, pool, null, false, 0);
+        this(index, pool, null, NioTransport.INSTANCE, 0);
     }
 
     /**
-     * @param epoll drive sockets with direct epoll calls ({@link Linux}; JDK 22+ on Linux) instead of a
-     *              {@link Selector}: sessions and listeners on this loop then use descriptors, not channels
+     * @param transport how this loop drives sockets: its poller is made here
      * @param spinPolls non-blocking polls after a busy one before the loop may sleep ({@code proxy.loop.spin})
      */
-    public EventLoop(int index, BufferPool pool, BufferPool bulkPool, boolean epoll, int spinPolls)
+    public EventLoop(int index, BufferPool pool, BufferPool bulkPool, Transport transport, int spinPolls)
             throws IOException {
         this.index = index;
         this.spinPolls = spinPolls;
         this.name = "nioproxy-loop-" + index;
         this.pool = pool;
         this.bulkPool = bulkPool;
-        if (epoll) {
-            this.sys = Linux.calls();
-            this.epoll = new EpollPoller(sys);
-        } else {
-            this.sys = null;
-            this.epoll = null;
-            this.selector = Selector.open();
-        }
+        this.poller = transport.newPoller();
         this.thread = new Thread(this, name);
     }
 
-    /** Whether this loop runs in epoll mode (descriptors) rather than java.nio mode (channels). */
-    public boolean epollMode() {
-        return epoll != null;
-    }
-
-    /** Epoll mode, loop thread: the system calls (their errno cell belongs to this thread). */
-    public Linux.Calls sys() {
-        return sys;
-    }
-
-    /** Epoll mode, loop thread: a sockaddr-sized direct buffer for one call at a time. */
-    public java.nio.ByteBuffer scratchAddress() {
-        return scratchAddress;
-    }
-
-    /**
-     * Epoll mode, loop thread: watch {@code fd} for {@code handler}, with no interest yet.
-     *
-     * @param edgeTriggered a session socket (see {@link EpollPoller}); false for a listening socket
-     */
-    public void registerFd(int fd, IoHandler handler, boolean edgeTriggered) {
-        epoll.register(fd, handler, edgeTriggered);
-    }
-
-    /** Epoll mode, loop thread: whether the peer's FIN has been seen on {@code fd} (an edge-triggered socket). */
-    public boolean peerShutFd(int fd) {
-        return epoll.peerShut(fd);
-    }
-
-    /** Epoll mode: the peer's FIN, and no error, has been seen on {@code fd} (see {@code EpollPoller.peerFinClean}). */
-    public boolean peerFinCleanFd(int fd) {
-        return epoll.peerFinClean(fd);
-    }
-
-    /** Epoll mode, loop thread: {@code fd} was left with bytes unread; dispatch it for reading again next turn. */
-    public void readAgainFd(int fd) {
-        epoll.readAgain(fd);
-    }
-
-    /** Epoll mode, loop thread: the interest of a registered descriptor, in {@link SelectionKey} bits. */
-    public void interestFd(int fd, int ops) throws IOException {
-        epoll.interest(fd, ops);
-    }
-
-    /**
-     * Epoll mode, loop thread: whether the ready event being handled reported an error or hang-up (true outside
-     * event handling, when nothing is known).
-     */
-    public boolean eventBroken() {
-        return epoll.eventBroken();
-    }
-
-    /** Epoll mode, loop thread: forget {@code fd} now and close it once the current batch of events is handled. */
-    public void closeFd(int fd) {
-        epoll.close(fd);
+    /** Loop thread: this loop's readiness source, to register sockets with and open backend sockets from. */
+    public Poller poller() {
+        return poller;
     }
 
     public void start() {
@@ -217,14 +145,6 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
 
     public boolean inLoop() {
         return Thread.currentThread() == thread;
-    }
-
-    /** Loop thread: register a channel on this loop's selector. */
-    public SelectionKey register(SelectableChannel channel, int ops, IoHandler handler) throws IOException {
-        if (selector == null) {
-            throw new IllegalStateException(name + " runs in epoll mode: it takes descriptors, not channels");
-        }
-        return channel.register(selector, ops, handler);
     }
 
     /** Loop thread (or before {@link #start}): add a per-turn service. */
@@ -264,16 +184,12 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
 
     /** Any thread: make the loop run a turn now (e.g. so that a channel closed elsewhere is released at once). */
     public void wakeup() {
-        if (epoll != null) {
-            epoll.wakeup();
-        } else {
-            selector.wakeup();
-        }
+        poller.wakeup();
     }
 
-    /** Any thread: times the selector was rebuilt (never in epoll mode) because it kept returning early with nothing to do. */
+    /** Any thread: times the poller was rebuilt because it kept returning early with nothing to do (java.nio only). */
     public long selectorRebuilds() {
-        return selectorRebuilds;
+        return poller.rebuilds();
     }
 
     /** Any thread: turns that failed outside any handler (a bug, logged at ERROR; the loop pauses 10 ms and goes on). */
@@ -287,8 +203,6 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
             while (running) {
                 try {
                     turn();
-                } catch (ClosedSelectorException e) {
-                    break;
                 } catch (Throwable t) {
                     turnFailures++;
                     if (failureLog.allow(System.nanoTime())) {
@@ -306,92 +220,43 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
     private void turn() throws IOException {
         runTasks();
         long timeoutMillis = selectTimeoutMillis();
-        int selected;
         long before = System.nanoTime();
-        busyNanosPlain += before - now; // from the end of the previous select to here: the turn's work
+        busyNanosPlain += before - now; // from the end of the previous poll to here: the turn's work
         BUSY.setRelease(this, busyNanosPlain);
         nowFresh = false;
-        boolean spin = spinLeft > 0;
-        if (spin) {
+        boolean noWait;
+        if (spinLeft > 0) {
             // recently busy: poll without blocking (and without asking producers for a wake-up), see spinPolls
             spinLeft--;
-            timeoutMillis = 0;
+            noWait = true;
         } else {
             SLEEPING.setVolatile(this, 1);
-        }
-        if (epoll != null) {
-            if (epollTurn(timeoutMillis) > 0) {
-                spinLeft = spinPolls;
+            // A task that arrived after runTasks(): its producer may have seen sleeping == 0 and skipped the wake-up.
+            noWait = !inbox.isEmpty() || !running || poller.hasWork();
+            if (noWait) {
+                SLEEPING.setOpaque(this, 0);
             }
-            return;
         }
-        if (spin || !inbox.isEmpty() || !running) {
-            // A task arrived after runTasks(): do not block; the producer may have seen sleeping == 0 and skipped
-            // the wake-up.
-            SLEEPING.setOpaque(this, 0);
-            selected = selector.selectNow(this);
-        } else {
-            selected = timeoutMillis == 0 ? selector.selectNow(this) : selector.select(this, timeoutMillis);
-            SLEEPING.setOpaque(this, 0);
-        }
-        if (selected > 0) {
+        int events = poller.poll(noWait ? 0 : timeoutMillis, this);
+        SLEEPING.setOpaque(this, 0);
+        if (events > 0) {
             spinLeft = spinPolls;
         }
         if (!nowFresh) {
             now = System.nanoTime();
         }
-        if (selected == 0 && inbox.isEmpty() && timeoutMillis > 1
-                && spinDetector.prematureReturn(now - before, TimeUnit.MILLISECONDS.toNanos(timeoutMillis))) {
-            rebuildSelector();
-        } else if (selected > 0) {
-            spinDetector.reset();
-        }
         runTimers();
         for (int i = 0, n = services.size(); i < n; i++) {
             services.get(i).afterSelect(now);
         }
+        poller.endTurn();
     }
 
-    /** The epoll-mode half of {@link #turn}: the same steps, with deferred closes flushed once no batch runs. */
-    private int epollTurn(long timeoutMillis) {
-        epoll.closeDeferred(); // closes made by the tasks run before this turn
-        boolean noWait = !inbox.isEmpty() || !running || epoll.hasQueued();
-        if (noWait) {
-            SLEEPING.setOpaque(this, 0);
-        }
-        int events = epoll.poll(noWait ? 0 : timeoutMillis, this);
-        SLEEPING.setOpaque(this, 0);
-        epoll.closeDeferred();
-        if (!nowFresh) {
-            now = System.nanoTime();
-        }
-        runTimers();
-        for (int i = 0, n = services.size(); i < n; i++) {
-            services.get(i).afterSelect(now);
-        }
-        epoll.closeDeferred();
-        return events;
-    }
-
-    /** The per-key callback of {@link Selector#select(Consumer, long)}. */
+    /** Runs one ready handler. False when even its failure handling failed (the poller drops its registration). */
     @Override
-    public void accept(SelectionKey key) {
-        if (!key.isValid()) {
-            // Cancelled by a handler earlier in this batch: its session ended (a client that reset while its reply was
-            // being relayed closes both sockets while the other's event waits here). readyOps() would throw and fail
-            // the whole turn, the rest of the batch with it (Netty checks isValid() for the same reason).
-            return;
-        }
-        IoHandler handler = (IoHandler) key.attachment();
-        if (!dispatch(handler, key.readyOps())) {
-            key.cancel();
-        }
-    }
-
-    /** Runs one ready handler, both modes. False when even its failure handling failed (drop its registration). */
-    boolean dispatch(IoHandler handler, int readyOps) {
+    public boolean dispatch(IoHandler handler, int readyOps) {
         if (!nowFresh) {
-            // The first ready key of this select: take the time once, so that every handler of the turn sees when
+            // The first ready socket of this poll: take the time once, so that every handler of the turn sees when
             // the select woke up (not when the previous one did, which may be a second ago).
             now = System.nanoTime();
             nowFresh = true;
@@ -465,39 +330,6 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         }
     }
 
-    /**
-     * Moves every key to a new selector with the same interest and attachment, then closes the old one. The
-     * work-around Netty applies for the epoll bug where {@code select} returns at once with no key ready, forever
-     * (JDK-6670302, JDK-6403933).
-     */
-    void rebuildSelector() throws IOException {
-        Selector fresh = Selector.open();
-        for (SelectionKey key : selector.keys()) {
-            if (!key.isValid()) {
-                continue;
-            }
-            int ops = key.interestOps();
-            Object att = key.attachment();
-            key.cancel();
-            try {
-                SelectionKey moved = key.channel().register(fresh, ops, att);
-                if (att instanceof KeyOwner owner) {
-                    owner.keyMoved(key, moved);
-                }
-            } catch (IOException | RuntimeException e) {
-                Log.warn(name + ": could not move a channel to the new selector, closing it: " + e);
-                key.channel().close();
-            }
-        }
-        Selector old = selector;
-        selector = fresh;
-        old.close();
-        selectorRebuilds++;
-        spinDetector.reset();
-        Log.warn(name + ": select() returned early " + SPIN_REBUILD_THRESHOLD
-                + " times in a row with nothing ready; selector rebuilt");
-    }
-
     /** Any thread: stop the loop, close every socket and session it holds, and wait for it to finish. */
     public void close() {
         running = false;
@@ -525,23 +357,7 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         while ((task = inbox.poll()) != null) {
             task.discard();
         }
-        if (epoll != null) {
-            epoll.forEachRegistered(epoll::close); // listeners (sessions were closed by their table's shutdown)
-            epoll.close();
-            return;
-        }
-        for (SelectionKey key : selector.keys()) {
-            try {
-                key.channel().close();
-            } catch (IOException e) {
-                // closing anyway
-            }
-        }
-        try {
-            selector.close();
-        } catch (IOException e) {
-            // closing anyway
-        }
+        poller.close(); // listening sockets (sessions were closed by their table's shutdown)
     }
 
     private static void sleepQuietly() {
@@ -557,8 +373,4 @@ public final class EventLoop implements Consumer<SelectionKey>, Runnable {
         return name;
     }
 
-    /** A handler that keeps a reference to its own key and must learn of the new one after a selector rebuild. */
-    public interface KeyOwner {
-        void keyMoved(SelectionKey oldKey, SelectionKey newKey);
-    }
 }

@@ -1,7 +1,7 @@
 package io.nioproxy.relay;
 
-import io.nioproxy.loop.EventLoop;
-import io.nioproxy.loop.IoHandler;
+import io.nioproxy.transport.Conn;
+import io.nioproxy.transport.IoHandler;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -9,12 +9,12 @@ import java.nio.channels.SelectionKey;
 
 /**
  * One socket of a {@link Session} — the client side or the backend side — and the state of the bytes that flow
- * <em>out of</em> it. It is its socket's event handler (a {@link SelectionKey}'s attachment, or an epoll loop's
- * entry for the descriptor), so a ready event lands directly on the right side with no lookup.
+ * <em>out of</em> it. It is its socket's event handler, so a ready event lands directly on the right side with no
+ * lookup.
  *
  * <p>Threading: the owning loop's thread only.
  */
-final class Leg implements IoHandler, EventLoop.KeyOwner {
+final class Leg implements IoHandler {
     final Session session;
     final boolean isClient;
     Leg peer;
@@ -58,13 +58,6 @@ final class Leg implements IoHandler, EventLoop.KeyOwner {
     @Override
     public void onFailure(Throwable cause) {
         session.close(Session.CloseReason.ERROR);
-    }
-
-    @Override
-    public void keyMoved(SelectionKey oldKey, SelectionKey newKey) {
-        if (conn instanceof NioConn nio) {
-            nio.keyMoved(oldKey, newKey);
-        }
     }
 
     /** Sets the interest now, whatever the flow state says (header reading, connecting). */

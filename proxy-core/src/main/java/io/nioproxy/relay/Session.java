@@ -8,6 +8,7 @@ import io.nioproxy.proxyproto.ProxyHeader;
 import io.nioproxy.proxyproto.ProxyHeaderException;
 import io.nioproxy.proxyproto.ProxyProtocolEncoder;
 import io.nioproxy.proxyproto.ProxyProtocolParser;
+import io.nioproxy.transport.Conn;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;

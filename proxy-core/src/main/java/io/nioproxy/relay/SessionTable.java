@@ -9,13 +9,12 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
+import io.nioproxy.transport.Conn;
 import io.nioproxy.balance.Backend;
 import io.nioproxy.log.AccessLog;
 
 import java.util.ArrayDeque;
 import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,10 +48,6 @@ public final class SessionTable implements LoopService {
     private final BufferPool bulkPool;
     private final long idleSweepNanos;
     private final ArrayDeque<Leg> bufferWaiters = new ArrayDeque<>();
-    /** Sockets whose keys were cancelled before the select that just ran: deregistered now, close them. */
-    private ArrayDeque<SocketChannel> closeNow = new ArrayDeque<>();
-    /** Sockets whose keys were cancelled since: close after the next select. */
-    private ArrayDeque<SocketChannel> closeNext = new ArrayDeque<>();
     private Session head;
     private Session connectingHead;
     @SuppressWarnings("unused") // through SESSIONS
@@ -173,46 +168,27 @@ public final class SessionTable implements LoopService {
         return n;
     }
 
-    /** Loop thread (java.nio mode): a client socket accepted for {@code route}; configure it, start its session. */
-    public void open(SocketChannel channel, Route route) {
+    /** Loop thread: a client socket accepted for {@code route} (here or on another loop); start its session. */
+    public void open(Conn conn, Route route) {
         route.accepted.increment();
         route.sessionStarted();
+        conn.attach(loop.poller());
         try {
-            channel.configureBlocking(false);
-            SocketOptions.applyToClient(channel, route.config());
+            conn.configureAsClient(route.config());
         } catch (IOException | RuntimeException e) {
             // the client went away between accept and here: nothing to relay
-            closeQuietly(channel);
-            route.sessionEnded(Session.CloseReason.CLIENT_RESET);
-            return;
-        }
-        start(new NioConn(channel, this), route);
-    }
-
-    /** Loop thread (epoll mode): a client descriptor accepted for {@code route}; configure it, start its session. */
-    public void open(RawConn conn, Route route) {
-        route.accepted.increment();
-        route.sessionStarted();
-        conn.attach(loop);
-        try {
-            conn.applyClientOptions(route.config());
-        } catch (IOException | RuntimeException e) {
             conn.close();
             route.sessionEnded(Session.CloseReason.CLIENT_RESET);
             return;
         }
-        start(conn, route);
-    }
-
-    private void start(Conn client, Route route) {
-        Session s = new Session(this, route, client, loop.now(), ((long) loop.index() << 40) | nextId++);
+        Session s = new Session(this, route, conn, loop.now(), ((long) loop.index() << 40) | nextId++);
         link(s);
         s.start();
     }
 
     /** Loop thread: a non-blocking backend socket of this loop's kind, options applied, not yet connected. */
     Conn openBackend(java.net.InetSocketAddress address, io.nioproxy.config.ListenerConfig c) throws IOException {
-        return loop.epollMode() ? RawConn.openBackend(address, c, loop) : NioConn.openBackend(address, c, this);
+        return loop.poller().openBackend(address, c);
     }
 
     private void link(Session s) {
@@ -312,30 +288,6 @@ public final class SessionTable implements LoopService {
         }
     }
 
-    /**
-     * Closes {@code ch} once its key is deregistered. Why: closing a socket that is still registered makes the JDK
-     * (SocketChannelImpl.implCloseSelectableChannel) read SO_LINGER and shutdown(SHUT_WR) it, then defer the real
-     * close to the next select anyway — two extra syscalls per socket, four per session. Cancelling the key now and
-     * closing after the next select (which the loop then runs without blocking) costs none of them; the peer sees
-     * the same FIN (or RST, with SO_LINGER 0 set before) microseconds later.
-     */
-    void closeAfterDeregistration(SocketChannel ch, java.nio.channels.SelectionKey key) {
-        if (key == null) {
-            closeQuietly(ch);
-            return;
-        }
-        key.cancel();
-        closeNext.add(ch);
-    }
-
-    private static void closeQuietly(SocketChannel ch) {
-        try {
-            ch.close();
-        } catch (IOException e) {
-            // closing anyway
-        }
-    }
-
     @Override
     public void afterSelect(long nowNanos) {
         while (!bufferWaiters.isEmpty() && pool.inUse() < pool.maxBuffers()) {
@@ -366,13 +318,6 @@ public final class SessionTable implements LoopService {
                 sweepInterim(nowNanos);
             }
         }
-        SocketChannel ch;
-        while ((ch = closeNow.poll()) != null) {
-            closeQuietly(ch);
-        }
-        ArrayDeque<SocketChannel> swap = closeNow;
-        closeNow = closeNext;
-        closeNext = swap;
     }
 
     /** Idle, half-closed and maximum-age timeouts: one pass over the loop's sessions. */
@@ -429,8 +374,8 @@ public final class SessionTable implements LoopService {
         for (Session s = connectingHead; s != null; s = s.connectingNext) {
             d = Math.min(d, s.connectDeadlineNanos); // nanoTime is CLOCK_MONOTONIC on Linux: positive, no wrap
         }
-        if ((!bufferWaiters.isEmpty() && pool.inUse() < pool.maxBuffers()) || !closeNow.isEmpty()) {
-            d = loop.now(); // do not block: buffers to hand out, or sockets to close right after the select
+        if (!bufferWaiters.isEmpty() && pool.inUse() < pool.maxBuffers()) {
+            d = loop.now(); // do not block: buffers to hand out
         }
         return d;
     }
@@ -441,12 +386,6 @@ public final class SessionTable implements LoopService {
         while (head != null) {
             head.close(Session.CloseReason.SHUTDOWN);
             n++;
-        }
-        for (ArrayDeque<SocketChannel> q : List.of(closeNow, closeNext)) {
-            SocketChannel ch;
-            while ((ch = q.poll()) != null) {
-                closeQuietly(ch);
-            }
         }
         if (n > 0) {
             Log.info(loop + ": closed " + n + " sessions at shutdown");

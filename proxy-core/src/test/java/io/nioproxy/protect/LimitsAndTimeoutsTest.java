@@ -3,7 +3,7 @@ package io.nioproxy.protect;
 import io.nioproxy.Proxy;
 import io.nioproxy.balance.Backend;
 import io.nioproxy.relay.Session;
-import io.nioproxy.relay.SocketOptions;
+import io.nioproxy.transport.nio.NioSocketOptions;
 import io.nioproxy.testing.ProxyHarness;
 import io.nioproxy.testing.TcpServer;
 import org.junit.jupiter.api.AfterEach;
@@ -239,7 +239,7 @@ class LimitsAndTimeoutsTest {
         var c = io.nioproxy.config.Settings.from(props("proxy.backends", "127.0.0.1:1", "proxy.tcp.keepalive.idle", "60",
                 "proxy.tcp.keepalive.interval", "10", "proxy.tcp.keepalive.count", "4")).build().listeners().get(0);
         try (SocketChannel ch = SocketChannel.open()) {
-            SocketOptions.applyToBackend(ch, c);
+            NioSocketOptions.applyToBackend(ch, c);
             assertTrue(ch.getOption(StandardSocketOptions.SO_KEEPALIVE));
             assertEquals(60, ch.getOption(jdk.net.ExtendedSocketOptions.TCP_KEEPIDLE));
             assertEquals(10, ch.getOption(jdk.net.ExtendedSocketOptions.TCP_KEEPINTERVAL));

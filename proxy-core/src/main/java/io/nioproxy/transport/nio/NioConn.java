@@ -1,8 +1,9 @@
-package io.nioproxy.relay;
+package io.nioproxy.transport.nio;
 
 import io.nioproxy.config.ListenerConfig;
-import io.nioproxy.loop.EventLoop;
-import io.nioproxy.loop.IoHandler;
+import io.nioproxy.transport.Conn;
+import io.nioproxy.transport.IoHandler;
+import io.nioproxy.transport.Poller;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -12,36 +13,61 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
 
 /**
- * A session socket on a java.nio loop: a non-blocking {@link SocketChannel} and its {@link SelectionKey}.
+ * A session socket on a java.nio loop: a non-blocking {@link SocketChannel} and its {@link SelectionKey}, whose
+ * attachment it is.
  *
- * <p>Threading: its loop's thread only.
+ * <p>Threading: its loop's thread only, from {@link #attach} on.
  */
-final class NioConn implements Conn {
+final class NioConn implements Conn, NioHandle {
     private final SocketChannel channel;
-    private final SessionTable table;
+    private NioPoller poller;
     private SelectionKey key;
+    private IoHandler handler;
 
-    NioConn(SocketChannel channel, SessionTable table) {
+    NioConn(SocketChannel channel) {
         this.channel = channel;
-        this.table = table;
     }
 
     /** A non-blocking backend socket toward {@code address}, options applied, not connected. */
-    static NioConn openBackend(InetSocketAddress address, ListenerConfig c, SessionTable table) throws IOException {
-        SocketChannel ch = SocketOptions.openBackend(address);
+    static NioConn openBackend(InetSocketAddress address, ListenerConfig c, NioPoller poller) throws IOException {
+        SocketChannel ch = NioSocketOptions.openBackend(address);
         try {
             ch.configureBlocking(false);
-            SocketOptions.applyToBackend(ch, c);
+            NioSocketOptions.applyToBackend(ch, c);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
-        return new NioConn(ch, table);
+        NioConn conn = new NioConn(ch);
+        conn.poller = poller;
+        return conn;
+    }
+
+    @Override
+    public void attach(Poller poller) {
+        this.poller = (NioPoller) poller; // a java.nio socket reaches only java.nio loops: one transport per process
+    }
+
+    @Override
+    public void configureAsClient(ListenerConfig config) throws IOException {
+        channel.configureBlocking(false);
+        NioSocketOptions.applyToClient(channel, config);
     }
 
     @Override
     public void register(IoHandler handler) throws IOException {
-        key = table.loop().register(channel, 0, handler); // the handler forwards keyMoved here (Leg)
+        this.handler = handler;
+        key = poller.register(channel, 0, this);
+    }
+
+    @Override
+    public IoHandler handler() {
+        return handler;
+    }
+
+    @Override
+    public void keyMoved(SelectionKey key) {
+        this.key = key;
     }
 
     @Override
@@ -103,14 +129,20 @@ final class NioConn implements Conn {
 
     @Override
     public void close() {
-        table.closeAfterDeregistration(channel, key);
+        if (poller == null) {
+            closeUnattached();
+            return;
+        }
+        poller.closeAfterDeregistration(channel, key);
         key = null;
     }
 
-    /** A selector rebuild moved the key (told through the leg that is the key's attachment). */
-    void keyMoved(SelectionKey oldKey, SelectionKey newKey) {
-        if (key == oldKey) {
-            key = newKey;
+    @Override
+    public void closeUnattached() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            // closing anyway
         }
     }
 }

@@ -1,4 +1,4 @@
-package io.nioproxy.loop;
+package io.nioproxy.transport.nio;
 
 /**
  * Counts {@code select} calls in a row that returned with no key ready, no task queued, well before their timeout
@@ -7,11 +7,11 @@ package io.nioproxy.loop;
  *
  * <p>Threading: loop thread only.
  */
-public final class SpinDetector {
+final class SpinDetector {
     private final int threshold;
     private int premature;
 
-    public SpinDetector(int threshold) {
+    SpinDetector(int threshold) {
         this.threshold = threshold;
     }
 

@@ -1,19 +1,27 @@
-package io.nioproxy.relay;
+package io.nioproxy.transport;
 
-import io.nioproxy.loop.IoHandler;
+import io.nioproxy.config.ListenerConfig;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 
 /**
- * One TCP socket of a session as the relay sees it, whichever way its loop drives sockets: a java.nio
- * {@code SocketChannel} with its key ({@link NioConn}), or a bare descriptor on an epoll loop ({@link RawConn}).
- * The calls mean what the {@code SocketChannel} methods of the same name mean; errors are {@link IOException}s.
+ * One TCP socket of a session as the relay sees it, whichever {@link Transport} drives it. The calls mean what the
+ * {@code SocketChannel} methods of the same name mean; errors are {@link IOException}s.
  *
- * <p>Threading: its loop's thread only (it may be created on another loop's thread and handed over).
+ * <p>A client socket comes from {@link ListenSocket#accept} unattached, may travel to another loop, and is then
+ * {@link #attach attached} to that loop's poller; a backend socket comes from {@link Poller#openBackend} attached.
+ *
+ * <p>Threading: its loop's thread only, from {@link #attach} on; before it, only {@link #closeUnattached}.
  */
 public interface Conn {
+    /** Loop thread: binds this socket to its loop's poller (of the same transport). The first call on the loop. */
+    void attach(Poller poller);
+
+    /** Options an accepted client socket needs beyond what it inherited from its listening socket. */
+    void configureAsClient(ListenerConfig config) throws IOException;
+
     /** Starts watching for {@code handler}, with no interest. Loop thread. */
     void register(IoHandler handler) throws IOException;
 
@@ -66,4 +74,7 @@ public interface Conn {
 
     /** Releases the socket (FIN, or RST after {@link #resetOnClose}); the descriptor is freed within the turn. */
     void close();
+
+    /** Any thread: closes a socket that never reached a loop (a hand-over refused because the loop stopped). */
+    void closeUnattached();
 }

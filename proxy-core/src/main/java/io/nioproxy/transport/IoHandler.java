@@ -1,10 +1,10 @@
-package io.nioproxy.loop;
+package io.nioproxy.transport;
 
 import java.nio.channels.SelectionKey;
 
 /**
- * What handles a socket's ready events on a loop: one of a session's legs, or a listener's acceptor. In java.nio
- * mode it is its {@link SelectionKey}'s attachment; in epoll mode the loop finds it by descriptor.
+ * What handles a socket's ready events on a loop: one of a session's legs, or a listener's acceptor. Its
+ * {@link Poller} finds it from the event (through the socket's key in java.nio, by descriptor in epoll).
  *
  * <p>Threading: called only on the loop thread that owns the socket.
  */

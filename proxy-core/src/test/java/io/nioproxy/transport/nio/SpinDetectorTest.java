@@ -1,4 +1,4 @@
-package io.nioproxy.loop;
+package io.nioproxy.transport.nio;
 
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.nioproxy.relay;
+package io.nioproxy.transport.nio;
 
 import io.nioproxy.config.ListenerConfig;
 import org.junit.jupiter.api.Test;
@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What an accepted client socket and a backend socket end up with, read back from the kernel. */
-class SocketOptionsTest {
+class NioSocketOptionsTest {
 
     private static ListenerConfig config(String... kv) {
         return io.nioproxy.testing.Props.listener(kv);
@@ -24,11 +24,11 @@ class SocketOptionsTest {
 
     /** Accepts one loopback connection on a listener opened the way Listener opens it, configured as a client. */
     private static void acceptedOptions(ListenerConfig c, InetAddress at, AcceptedCheck check) throws Exception {
-        try (ServerSocketChannel server = SocketOptions.openListener(new InetSocketAddress(at, 0), c)) {
+        try (ServerSocketChannel server = NioSocketOptions.openListener(new InetSocketAddress(at, 0), c)) {
             server.bind(new InetSocketAddress(at, 0));
             try (SocketChannel peer = SocketChannel.open(server.getLocalAddress());
                  SocketChannel accepted = server.accept()) {
-                SocketOptions.applyToClient(accepted, c);
+                NioSocketOptions.applyToClient(accepted, c);
                 check.check(accepted, peer);
             }
         }
@@ -59,7 +59,7 @@ class SocketOptionsTest {
             assertInstanceOf(Inet4Address.class, ((InetSocketAddress) accepted.getRemoteAddress()).getAddress());
             assertInstanceOf(Inet4Address.class, ((InetSocketAddress) accepted.getLocalAddress()).getAddress());
         });
-        try (SocketChannel b = SocketOptions.openBackend(new InetSocketAddress("127.0.0.1", 1))) {
+        try (SocketChannel b = NioSocketOptions.openBackend(new InetSocketAddress("127.0.0.1", 1))) {
             // an IPv4 socket has no IPV6_V6ONLY to set and binds only IPv4 addresses
             b.bind(new InetSocketAddress("127.0.0.1", 0));
             assertInstanceOf(Inet4Address.class, ((InetSocketAddress) b.getLocalAddress()).getAddress());

@@ -1,4 +1,4 @@
-package io.nioproxy.relay;
+package io.nioproxy.transport.nio;
 
 import io.nioproxy.config.ListenerConfig;
 
@@ -21,8 +21,8 @@ import java.nio.channels.SocketChannel;
  * accepted sockets inherit them from; TCP_NODELAY is inherited too on Linux, but the JDK does not let a
  * ServerSocketChannel set it, so it is set per accepted socket.
  */
-public final class SocketOptions {
-    private SocketOptions() {
+public final class NioSocketOptions {
+    private NioSocketOptions() {
     }
 
     /**

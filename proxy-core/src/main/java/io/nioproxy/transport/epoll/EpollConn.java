@@ -1,10 +1,11 @@
-package io.nioproxy.relay;
+package io.nioproxy.transport.epoll;
 
 import io.nioproxy.config.ListenerConfig;
-import io.nioproxy.loop.EventLoop;
-import io.nioproxy.loop.IoHandler;
 import io.nioproxy.sys.Linux;
 import io.nioproxy.sys.SockAddr;
+import io.nioproxy.transport.Conn;
+import io.nioproxy.transport.IoHandler;
+import io.nioproxy.transport.Poller;
 
 import java.io.IOException;
 import java.net.BindException;
@@ -14,17 +15,17 @@ import java.net.SocketException;
 import java.nio.ByteBuffer;
 
 /**
- * A session socket on an epoll loop: a bare non-blocking descriptor. What it does not do, against
- * {@link NioConn}: no fcntl pair to make it non-blocking (accept4 and socket take SOCK_NONBLOCK), no getsockname
+ * A session socket on an epoll loop: a bare non-blocking descriptor. What it does not do, against a java.nio
+ * socket: no fcntl pair to make it non-blocking (accept4 and socket take SOCK_NONBLOCK), no getsockname
  * at accept and connect, no poll() in finishConnect (the socket is writable: SO_ERROR says how the connect went),
  * no EPOLL_CTL_DEL before close.
  *
  * <p>Threading: its loop's thread only. Created on the accepting loop and handed over in {@code acceptor} mode, but
- * no call is made on it before it reaches its own loop.
+ * no call but {@link #closeUnattached} is made on it before it reaches its own loop.
  */
-public final class RawConn implements Conn {
+final class EpollConn implements Conn {
     private final int fd;
-    private EventLoop loop;
+    private EpollPoller poller;
     private InetSocketAddress remote;
     private boolean closed;
     /**
@@ -39,22 +40,22 @@ public final class RawConn implements Conn {
      * @param remote     the peer as accept4 reported it (null for a backend socket until it connects)
      * @param noDelaySet TCP_NODELAY came with the socket (an accepted socket inherits its listener's)
      */
-    public RawConn(int fd, InetSocketAddress remote, boolean noDelaySet) {
+    EpollConn(int fd, InetSocketAddress remote, boolean noDelaySet) {
         this.fd = fd;
         this.remote = remote;
         this.noDelaySet = noDelaySet;
     }
 
     /** A non-blocking backend socket toward {@code address} on {@code loop}, options applied, not connected. */
-    static RawConn openBackend(InetSocketAddress address, ListenerConfig c, EventLoop loop) throws IOException {
-        Linux.Calls sys = loop.sys();
+    static EpollConn openBackend(InetSocketAddress address, ListenerConfig c, EpollPoller poller) throws IOException {
+        Linux.Calls sys = poller.sys();
         int domain = address.getAddress() instanceof java.net.Inet4Address ? Linux.AF_INET : Linux.AF_INET6;
         int fd = sys.socket(domain, Linux.SOCK_STREAM | Linux.SOCK_NONBLOCK | Linux.SOCK_CLOEXEC, 0);
         if (fd < 0) {
             throw error("socket", sys.errno());
         }
-        RawConn conn = new RawConn(fd, null, false);
-        conn.loop = loop;
+        EpollConn conn = new EpollConn(fd, null, false);
+        conn.poller = poller;
         try {
             conn.applyOptions(c, c.tcpNoDelay(), true); // buffer sizes before the SYN: they set the window scale
         } catch (IOException | RuntimeException e) {
@@ -65,7 +66,8 @@ public final class RawConn implements Conn {
     }
 
     /** Options for an accepted client socket (buffer sizes, and TCP_NODELAY on Linux, come from the listener). */
-    void applyClientOptions(ListenerConfig c) throws IOException {
+    @Override
+    public void configureAsClient(ListenerConfig c) throws IOException {
         applyOptions(c, c.tcpNoDelay() && !noDelaySet, false);
     }
 
@@ -96,36 +98,32 @@ public final class RawConn implements Conn {
     }
 
     private void option(int level, int name, int value) throws IOException {
-        if (loop.sys().setIntOption(fd, level, name, value) < 0) {
-            throw error("setsockopt", loop.sys().errno());
+        if (poller.sys().setIntOption(fd, level, name, value) < 0) {
+            throw error("setsockopt", poller.sys().errno());
         }
     }
 
-    /** The loop that will own this socket; set before any other call (the accepted socket's hand-over). */
-    void attach(EventLoop owner) {
-        this.loop = owner;
-    }
-
-    public int fd() {
-        return fd;
+    @Override
+    public void attach(Poller owner) {
+        this.poller = (EpollPoller) owner; // a descriptor reaches only epoll loops: one transport per process
     }
 
     @Override
     public void register(IoHandler handler) {
-        loop.registerFd(fd, handler, true);
+        poller.register(fd, handler, true);
     }
 
     @Override
     public void interest(int ops) throws IOException {
         if (!closed) {
-            loop.interestFd(fd, ops);
+            poller.interest(fd, ops);
         }
     }
 
     @Override
     public void readAgain() {
         if (!closed) {
-            loop.readAgainFd(fd);
+            poller.readAgain(fd);
         }
     }
 
@@ -136,22 +134,22 @@ public final class RawConn implements Conn {
         if (endNext) {
             return room == 0 ? 0 : -1;
         }
-        long n = loop.sys().read(fd, Linux.positionAddress(dst), room);
+        long n = poller.sys().read(fd, Linux.positionAddress(dst), room);
         if (n > 0) {
             dst.position(pos + (int) n);
-            if (n < room && loop.peerShutFd(fd)) {
+            if (n < room && poller.peerShut(fd)) {
                 // drained, and the FIN is behind the data: the relay stops at a short read and no further edge
                 // will come, so have it read once more to meet the end of stream — which, with no error seen, is
                 // all that is left, so that read needs no system call
-                endNext = loop.peerFinCleanFd(fd);
-                loop.readAgainFd(fd);
+                endNext = poller.peerFinClean(fd);
+                poller.readAgain(fd);
             }
             return (int) n;
         }
         if (n == 0) {
             return room == 0 ? 0 : -1; // read(2) returns 0 at end of stream
         }
-        int errno = loop.sys().errno();
+        int errno = poller.sys().errno();
         if (errno == Linux.EAGAIN || errno == Linux.EINTR) {
             return 0;
         }
@@ -169,7 +167,7 @@ public final class RawConn implements Conn {
             return writeHeap(src);
         }
         int pos = src.position();
-        return written(src, pos, loop.sys().write(fd, Linux.positionAddress(src), src.limit() - pos));
+        return written(src, pos, poller.sys().write(fd, Linux.positionAddress(src), src.limit() - pos));
     }
 
     /**
@@ -182,7 +180,7 @@ public final class RawConn implements Conn {
             return writeHeap(src);
         }
         int pos = src.position();
-        return written(src, pos, loop.sys().send(fd, Linux.positionAddress(src), src.limit() - pos, Linux.MSG_MORE));
+        return written(src, pos, poller.sys().send(fd, Linux.positionAddress(src), src.limit() - pos, Linux.MSG_MORE));
     }
 
     private int written(ByteBuffer src, int pos, long n) throws IOException {
@@ -190,7 +188,7 @@ public final class RawConn implements Conn {
             src.position(pos + (int) n);
             return (int) n;
         }
-        int errno = loop.sys().errno();
+        int errno = poller.sys().errno();
         if (errno == Linux.EAGAIN || errno == Linux.EINTR) {
             return 0;
         }
@@ -198,41 +196,36 @@ public final class RawConn implements Conn {
     }
 
     /**
-     * A heap buffer (a PROXY header, at most a few hundred bytes) goes through a pooled direct buffer: the relay's
-     * own buffers are direct already. With the pool exhausted, a one-off direct buffer.
+     * A heap buffer (a PROXY header, at most a few hundred bytes) goes through a direct one: the relay's own buffers
+     * are direct already.
      */
     private int writeHeap(ByteBuffer src) throws IOException {
-        ByteBuffer pooled = src.remaining() <= loop.pool().bufferBytes() ? loop.pool().take() : null;
-        ByteBuffer direct = pooled != null ? pooled : ByteBuffer.allocateDirect(src.remaining());
-        try {
-            direct.put(src.duplicate()).flip();
-            int n = write(direct);
-            src.position(src.position() + n);
-            return n;
-        } finally {
-            if (pooled != null) {
-                loop.pool().give(pooled);
-            }
-        }
+        ByteBuffer scratch = poller.heapWrites();
+        ByteBuffer direct = src.remaining() <= scratch.capacity() ? scratch.clear()
+                : ByteBuffer.allocateDirect(src.remaining());
+        direct.put(src.duplicate()).flip();
+        int n = write(direct);
+        src.position(src.position() + n);
+        return n;
     }
 
     @Override
     public void shutdownOutput() throws IOException {
-        if (loop.sys().shutdown(fd, Linux.SHUT_WR) < 0) {
-            throw error("shutdown", loop.sys().errno());
+        if (poller.sys().shutdown(fd, Linux.SHUT_WR) < 0) {
+            throw error("shutdown", poller.sys().errno());
         }
     }
 
     @Override
     public boolean connect(InetSocketAddress address) throws IOException {
-        ByteBuffer a = loop.scratchAddress();
+        ByteBuffer a = poller.scratchAddress();
         int len = SockAddr.encode(address, a);
-        int r = loop.sys().connect(fd, Linux.positionAddress(a.clear()), len);
+        int r = poller.sys().connect(fd, Linux.positionAddress(a.clear()), len);
         remote = address;
         if (r == 0) {
             return true;
         }
-        int errno = loop.sys().errno();
+        int errno = poller.sys().errno();
         if (errno == Linux.EINPROGRESS || errno == Linux.EINTR) {
             return false;
         }
@@ -241,12 +234,12 @@ public final class RawConn implements Conn {
 
     @Override
     public boolean finishConnect() throws IOException {
-        if (!loop.eventBroken()) {
+        if (!poller.eventBroken()) {
             return true; // writable without an error: connected
         }
-        int err = loop.sys().getIntOption(fd, Linux.SOL_SOCKET, Linux.SO_ERROR);
+        int err = poller.sys().getIntOption(fd, Linux.SOL_SOCKET, Linux.SO_ERROR);
         if (err < 0) {
-            throw error("getsockopt", loop.sys().errno());
+            throw error("getsockopt", poller.sys().errno());
         }
         if (err != 0) {
             throw error("connect", err);
@@ -264,10 +257,10 @@ public final class RawConn implements Conn {
 
     @Override
     public InetSocketAddress localAddress() throws IOException {
-        ByteBuffer a = loop.scratchAddress();
-        int n = loop.sys().getsockname(fd, Linux.positionAddress(a.clear()), SockAddr.CAPACITY);
+        ByteBuffer a = poller.scratchAddress();
+        int n = poller.sys().getsockname(fd, Linux.positionAddress(a.clear()), SockAddr.CAPACITY);
         if (n < 0) {
-            throw error("getsockname", loop.sys().errno());
+            throw error("getsockname", poller.sys().errno());
         }
         return SockAddr.decode(a);
     }
@@ -275,7 +268,7 @@ public final class RawConn implements Conn {
     @Override
     public void resetOnClose() {
         if (!closed) {
-            loop.sys().setLingerZero(fd);
+            poller.sys().setLingerZero(fd);
         }
     }
 
@@ -283,17 +276,19 @@ public final class RawConn implements Conn {
     public void close() {
         if (!closed) {
             closed = true;
-            if (loop != null) {
-                loop.closeFd(fd);
+            if (poller != null) {
+                poller.close(fd);
+            } else {
+                Linux.calls().close(fd);
             }
         }
     }
 
-    /** Closes a socket that never reached a loop (a hand-over refused at shutdown). Any thread. */
-    public void closeUnowned(Linux.Calls sys) {
+    @Override
+    public void closeUnattached() {
         if (!closed) {
             closed = true;
-            sys.close(fd);
+            Linux.calls().close(fd); // any thread: a Calls of its own (close reads no errno)
         }
     }
 
@@ -301,8 +296,8 @@ public final class RawConn implements Conn {
     static IOException error(String call, int errno) {
         String what = call + " failed: " + Linux.strerror(errno);
         return switch (errno) {
-            case Linux.EADDRNOTAVAIL, 98 /* EADDRINUSE */ -> new BindException(what);
-            case Linux.ECONNREFUSED, 110 /* ETIMEDOUT */, 113 /* EHOSTUNREACH */, 101 /* ENETUNREACH */ ->
+            case Linux.EADDRNOTAVAIL, Linux.EADDRINUSE -> new BindException(what);
+            case Linux.ECONNREFUSED, Linux.ETIMEDOUT, Linux.EHOSTUNREACH, Linux.ENETUNREACH ->
                     new ConnectException(what);
             default -> new SocketError(what);
         };

@@ -1,16 +1,23 @@
-package io.nioproxy.loop;
+package io.nioproxy.transport.epoll;
 
+import io.nioproxy.config.ListenerConfig;
 import io.nioproxy.sys.Linux;
+import io.nioproxy.sys.SockAddr;
+import io.nioproxy.transport.Conn;
+import io.nioproxy.transport.Dispatcher;
+import io.nioproxy.transport.IoHandler;
+import io.nioproxy.transport.Poller;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.net.InetSocketAddress;
 import java.nio.ByteOrder;
 import java.nio.channels.SelectionKey;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The readiness source of an {@link EventLoop} in {@code proxy.io=epoll} mode: one epoll instance driven through
+ * A loop's readiness source in {@code proxy.io=epoll} mode: one epoll instance driven through
  * {@link Linux} calls, with sockets named by their descriptor number instead of a SelectionKey. What it saves over
  * java.nio's selector, per socket: the key object, the selector's key set and fd→key map entries, the EPOLL_CTL_DEL
  * before close (closing a descriptor removes it from epoll), and — for session sockets, which are edge-triggered —
@@ -37,9 +44,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Threading: everything on the loop thread, except {@link #wakeup}, which any thread may call.
  */
-final class EpollPoller {
+public final class EpollPoller implements Poller {
     private static final int MAX_EVENTS = 1024;
-    private static final int EDGE_EVENTS = Linux.EPOLLIN | Linux.EPOLLOUT | Linux.EPOLLRDHUP | 1 << 31 /* EPOLLET */;
+    private static final int EDGE_EVENTS = Linux.EPOLLIN | Linux.EPOLLOUT | Linux.EPOLLRDHUP | Linux.EPOLLET;
     private static final int ALL_OPS = SelectionKey.OP_READ | SelectionKey.OP_WRITE | SelectionKey.OP_CONNECT
             | SelectionKey.OP_ACCEPT;
     private static final int IN_EPOLL = 1;
@@ -85,12 +92,16 @@ final class EpollPoller {
     /** Inside {@link #poll}'s dispatch: closes must wait until the batch is done. */
     private boolean dispatching;
 
+    /** A heap buffer's bytes on their way to write(2) (a PROXY header: at most a few hundred bytes). */
+    private final ByteBuffer heapWrites = ByteBuffer.allocateDirect(512);
+    private final ByteBuffer scratchAddress = ByteBuffer.allocateDirect(SockAddr.CAPACITY);
+
     EpollPoller(Linux.Calls sys) throws IOException {
         this.sys = sys;
         events = ByteBuffer.allocateDirect(MAX_EVENTS * Linux.EPOLL_EVENT_SIZE).order(ByteOrder.nativeOrder());
         eventsAddress = Linux.address(events);
         wakeAddress = Linux.address(wakeBuffer);
-        epfd = sys.epollCreate1(0x80000 /* EPOLL_CLOEXEC */);
+        epfd = sys.epollCreate1(Linux.EPOLL_CLOEXEC);
         if (epfd < 0) {
             throw new IOException("epoll_create1 failed: errno " + sys.errno());
         }
@@ -194,9 +205,34 @@ final class EpollPoller {
         queue[queued++] = fd;
     }
 
-    /** Work is waiting without any event: the loop must not block in epoll_wait. */
-    boolean hasQueued() {
-        return queued > 0;
+    @Override
+    public boolean hasWork() {
+        return queued > 0; // read-again or newly wanted readiness: dispatched without waiting for an event
+    }
+
+    @Override
+    public void endTurn() {
+        closeDeferred(); // closes made by the turn's timers and services
+    }
+
+    @Override
+    public Conn openBackend(InetSocketAddress remote, ListenerConfig config) throws IOException {
+        return EpollConn.openBackend(remote, config, this);
+    }
+
+    /** This loop thread's system calls (their errno cell belongs to it). */
+    Linux.Calls sys() {
+        return sys;
+    }
+
+    /** A sockaddr-sized direct buffer for one call at a time. */
+    ByteBuffer scratchAddress() {
+        return scratchAddress;
+    }
+
+    /** A direct buffer for copying a small heap buffer into before a write; one call at a time. */
+    ByteBuffer heapWrites() {
+        return heapWrites;
     }
 
     private static int toEpoll(int ops) {
@@ -244,7 +280,7 @@ final class EpollPoller {
     }
 
     /** Closes the descriptors given to {@link #close} during dispatch. */
-    void closeDeferred() {
+    private void closeDeferred() {
         for (int i = 0; i < pendingCloses; i++) {
             sys.close(pendingClose[i]);
         }
@@ -258,7 +294,8 @@ final class EpollPoller {
      * @return the events epoll reported (a wake-up included; -1 on EINTR): the loop's idle strategy counts a turn with
      *         any as busy
      */
-    int poll(long timeoutMillis, EventLoop loop) {
+    @Override
+    public int poll(long timeoutMillis, Dispatcher loop) {
         int n = sys.epollWait(epfd, eventsAddress, MAX_EVENTS, queued > 0 ? 0 : (int) timeoutMillis);
         dispatching = true;
         for (int i = 0; i < n; i++) {
@@ -306,7 +343,7 @@ final class EpollPoller {
     }
 
     /** Dispatches the descriptors queued before this batch (those queued while draining wait for the next turn). */
-    private void drainQueue(EventLoop loop) {
+    private void drainQueue(Dispatcher loop) {
         int count = queued;
         for (int i = 0; i < count; i++) {
             int fd = queue[i];
@@ -326,9 +363,11 @@ final class EpollPoller {
         queued -= count;
     }
 
-    private void dispatch(EventLoop loop, int fd, IoHandler h, int ops) {
+    private void dispatch(Dispatcher loop, int fd, IoHandler h, int ops) {
         current = fd;
-        loop.dispatch(h, ops);
+        if (!loop.dispatch(h, ops)) {
+            close(fd); // even its failure handling failed: drop the descriptor rather than report it again
+        }
         current = -1;
     }
 
@@ -343,25 +382,25 @@ final class EpollPoller {
     }
 
     /** Any thread: makes a blocked {@link #poll} return. No errno is read, so no per-thread state is needed. */
-    void wakeup() {
+    @Override
+    public void wakeup() {
         if (wakers.getAndIncrement() >= 0) {
             Linux.eventfdSignal(wakeFd);
         }
         wakers.getAndDecrement();
     }
 
-    /** Descriptors still registered (for shutdown). */
-    void forEachRegistered(java.util.function.IntConsumer action) {
-        for (int fd = 0; fd < handlers.length; fd++) {
-            if (handlers[fd] != null) {
-                action.accept(fd);
-            }
-        }
-    }
-
-    void close() {
+    /** Closes every descriptor still registered (listeners: sessions were closed by their tables), then itself. */
+    @Override
+    public void close() {
         if (wakers.get() < 0) {
             return; // closed already
+        }
+        dispatching = false;
+        for (int fd = 0; fd < handlers.length; fd++) {
+            if (handlers[fd] != null) {
+                close(fd);
+            }
         }
         closeDeferred();
         while (!wakers.compareAndSet(0, Integer.MIN_VALUE)) {

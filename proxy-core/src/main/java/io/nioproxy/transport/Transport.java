@@ -1,0 +1,36 @@
+package io.nioproxy.transport;
+
+import io.nioproxy.config.IoMode;
+import io.nioproxy.config.ListenerConfig;
+import io.nioproxy.transport.epoll.EpollTransport;
+import io.nioproxy.transport.nio.NioTransport;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+
+/**
+ * One way of driving sockets ({@code proxy.io}): makes the pollers of the event loops and the listening sockets,
+ * all of one kind (a socket of one kind is never registered with a poller of another).
+ *
+ * <p>Threading: stateless; any thread.
+ */
+public interface Transport {
+    /** A poller for one loop. Start-up thread; the poller is then used by that loop's thread only. */
+    Poller newPoller() throws IOException;
+
+    /**
+     * A listening socket bound to {@code at} with {@code config}'s socket options (buffer sizes, TCP_NODELAY where
+     * accepted sockets inherit it) and its backlog. Start-up thread.
+     *
+     * @param reusePort one of several sockets on the same port, one per loop ({@code SO_REUSEPORT})
+     */
+    ListenSocket listen(InetSocketAddress at, ListenerConfig config, boolean reusePort) throws IOException;
+
+    /** The transport of {@code mode}: the one place that maps a mode to its classes. */
+    static Transport of(IoMode mode) {
+        return switch (mode) {
+            case NIO -> NioTransport.INSTANCE;
+            case EPOLL -> EpollTransport.INSTANCE;
+        };
+    }
+}
