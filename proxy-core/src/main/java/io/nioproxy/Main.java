@@ -4,7 +4,6 @@ import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ProxyConfig;
 import io.nioproxy.config.Settings;
 import io.nioproxy.sys.Priority;
-import io.nioproxy.demo.Demo;
 import io.nioproxy.log.Log;
 
 import java.io.PrintStream;

@@ -6,6 +6,7 @@ import io.nioproxy.balance.BackendRegistry;
 import io.nioproxy.buffer.BufferPool;
 import io.nioproxy.config.Durations;
 import io.nioproxy.control.BackendSource;
+import io.nioproxy.control.InitialBackends;
 import io.nioproxy.health.HealthChecker;
 import io.nioproxy.config.Settings;
 import io.nioproxy.log.AccessLog;
@@ -20,6 +21,7 @@ import io.nioproxy.listener.Listener;
 import io.nioproxy.loop.EventLoop;
 import io.nioproxy.relay.SessionTable;
 import io.nioproxy.transport.Transport;
+import io.nioproxy.view.ProxyView;
 import io.nioproxy.sys.Priority;
 
 import java.io.IOException;
@@ -42,11 +44,13 @@ import java.util.List;
  * <p>Threading: {@link #start} and {@link #close} on one controlling thread; the read-only accessors from any
  * thread.
  */
-public final class Proxy implements AutoCloseable {
+public final class Proxy implements ProxyView, AutoCloseable {
     private final ProxyConfig config;
     private final EventLoop[] loops;
     private final SessionTable[] tables;
     private final List<Listener> listeners = new ArrayList<>();
+    /** The backends each listener started with, in listener order (its backend source watches from there). */
+    private final List<List<io.nioproxy.config.BackendSpec>> initialSpecs = new ArrayList<>();
     private final ScheduledExecutorService control;
     private final ExecutorService checks;
     private final List<BackendSource> sources = new ArrayList<>();
@@ -60,7 +64,7 @@ public final class Proxy implements AutoCloseable {
 
     private Proxy(ProxyConfig config) {
         this.config = config;
-        this.transport = Transport.of(config.io());
+        this.transport = transportOf(config.io());
         this.loops = new EventLoop[config.workers()];
         this.tables = new SessionTable[config.workers()];
         this.control = Executors.newSingleThreadScheduledExecutor(background("nioproxy-control", config.backgroundNice()));
@@ -88,6 +92,7 @@ public final class Proxy implements AutoCloseable {
             p.startLoops();
             for (ListenerConfig lc : config.listeners()) {
                 Listener l = new Listener(lc, config.workers());
+                p.initialSpecs.add(InitialBackends.seed(lc, l.registry()));
                 l.route().globalLimit(p.globalActive, config.maxConnGlobal());
                 p.listeners.add(l);
             }
@@ -101,7 +106,7 @@ public final class Proxy implements AutoCloseable {
                 // the dashboard's history is sampled only when there is a dashboard to show it
                 p.history = new History(p);
                 p.history.start(p.control);
-                p.admin = AdminServer.start(p, config.admin());
+                p.admin = AdminServer.start(p, p.history, config.admin());
             }
         } catch (RuntimeException e) {
             p.close();
@@ -118,15 +123,6 @@ public final class Proxy implements AutoCloseable {
                 throw ConfigException.bad(Settings.ACCESS_LOG.property(), config.accessLog(), "cannot open: " + e);
             }
         }
-        long shortestIdle = 0;
-        for (ListenerConfig lc : config.listeners()) {
-            for (long t : new long[] {lc.idleTimeoutNanos(), lc.protection().halfClosedTimeoutNanos(),
-                    lc.protection().maxAgeNanos()}) {
-                if (t > 0) {
-                    shortestIdle = shortestIdle == 0 ? t : Math.min(shortestIdle, t);
-                }
-            }
-        }
         for (int i = 0; i < loops.length; i++) {
             try {
                 loops[i] = new EventLoop(i, new BufferPool(config.bufferBytes(), config.poolBytesPerLoop()),
@@ -136,7 +132,7 @@ public final class Proxy implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot open a selector", e);
             }
-            tables[i] = new SessionTable(loops[i], shortestIdle);
+            tables[i] = new SessionTable(loops[i]);
             tables[i].accessLog(accessLog, config.accessLogInterimNanos());
             loops[i].addService(tables[i]);
             loops[i].start();
@@ -150,13 +146,14 @@ public final class Proxy implements AutoCloseable {
      * each woke it 45 times a second).
      */
     private void startControl() {
-        for (Listener l : listeners) {
+        for (int i = 0; i < listeners.size(); i++) {
+            Listener l = listeners.get(i);
             BackendRegistry registry = l.registry();
             registry.sessionCloser(this::closeSessionsOf);
             HealthChecker hc = new HealthChecker(registry, l.config().health(), control, checks);
             hc.start();
             healthCheckers.add(hc);
-            BackendSource source = new BackendSource(registry, l.config(), l.initialSpecs());
+            BackendSource source = new BackendSource(registry, l.config(), initialSpecs.get(i));
             source.start(control);
             sources.add(source);
         }
@@ -196,6 +193,7 @@ public final class Proxy implements AutoCloseable {
      *
      * @param withSessions include a row per live session (selected by {@code filter}, null = all)
      */
+    @Override
     public List<LoopSnapshot> snapshot(boolean withSessions, Predicate<Session> filter) {
         List<LoopSnapshot> out = onEveryLoop(t -> t.snapshot(withSessions, filter));
         out.removeIf(java.util.Objects::isNull);
@@ -203,6 +201,7 @@ public final class Proxy implements AutoCloseable {
     }
 
     /** Any thread (not a loop): closes the sessions {@code filter} selects, on every loop; returns how many. */
+    @Override
     public int closeSessions(Predicate<Session> filter) {
         int n = 0;
         for (Integer closed : onEveryLoop(t -> t.closeWhere(filter, Session.CloseReason.ADMIN_CLOSED))) {
@@ -241,16 +240,19 @@ public final class Proxy implements AutoCloseable {
         return out;
     }
 
+    @Override
     public EventLoop[] loops() {
         return loops.clone();
     }
 
     /** The health checker of listener {@code index}. */
+    @Override
     public HealthChecker healthChecker(int index) {
         return healthCheckers.get(index);
     }
 
     /** The access log, or null when off. */
+    @Override
     public AccessLog accessLog() {
         return accessLog;
     }
@@ -306,6 +308,14 @@ public final class Proxy implements AutoCloseable {
         }
     }
 
+    /** The transport of {@code mode}: the one place that maps a mode to its classes. */
+    static Transport transportOf(io.nioproxy.config.IoMode mode) {
+        return switch (mode) {
+            case NIO -> io.nioproxy.transport.nio.NioTransport.INSTANCE;
+            case EPOLL -> io.nioproxy.transport.epoll.EpollTransport.INSTANCE;
+        };
+    }
+
     /**
      * Daemon threads that lower their own priority to {@code nice} before their first task ({@link Priority}: they
      * share the loops' cores and must not hold a loop up). A nice value that cannot be set is logged once, by
@@ -326,10 +336,12 @@ public final class Proxy implements AutoCloseable {
         return config;
     }
 
+    @Override
     public List<Listener> listeners() {
         return List.copyOf(listeners);
     }
 
+    @Override
     public Listener listener(String name) {
         for (Listener l : listeners) {
             if (l.config().name().equals(name)) {

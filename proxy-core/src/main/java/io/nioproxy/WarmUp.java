@@ -147,19 +147,13 @@ final class WarmUp {
         for (int i = 0; i < IDLE_TURNS; i++) {
             CountDownLatch fired = new CountDownLatch(1);
             LoopTimer timer = new LoopTimer() {
-                private final long deadline = System.nanoTime() + IDLE_TURN_NANOS;
-
                 @Override
-                public long deadlineNanos() {
-                    return deadline;
-                }
-
-                @Override
-                public void onDeadline(long nowNanos) {
+                protected void onDeadline(long nowNanos) {
                     fired.countDown();
                 }
             };
-            if (!loop.execute(l -> l.addTimer(timer)) || !fired.await(1, TimeUnit.SECONDS)) {
+            long deadline = System.nanoTime() + IDLE_TURN_NANOS;
+            if (!loop.execute(l -> l.schedule(timer, deadline)) || !fired.await(1, TimeUnit.SECONDS)) {
                 break; // a loop that stopped or stalled: the warm-up is only an optimisation
             }
             done++;

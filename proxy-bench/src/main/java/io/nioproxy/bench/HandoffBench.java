@@ -42,7 +42,7 @@ public class HandoffBench {
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        loop = new EventLoop(0, new BufferPool(16384, 1 << 20));
+        loop = new EventLoop(0, new BufferPool(16384, 1 << 20), null, io.nioproxy.transport.nio.NioTransport.INSTANCE, 0);
         loop.start();
     }
 

@@ -2,7 +2,7 @@ package io.nioproxy.admin;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import io.nioproxy.Proxy;
+import io.nioproxy.view.ProxyView;
 import io.nioproxy.balance.Backend;
 import io.nioproxy.balance.BackendRegistry;
 import io.nioproxy.config.BackendSpec;
@@ -11,7 +11,7 @@ import io.nioproxy.config.Durations;
 import io.nioproxy.config.HostPort;
 import io.nioproxy.control.BackendSource;
 import io.nioproxy.listener.Listener;
-import io.nioproxy.listener.Resolver;
+import io.nioproxy.control.Resolver;
 import io.nioproxy.log.Log;
 import io.nioproxy.metrics.History;
 import io.nioproxy.metrics.PrometheusExporter;
@@ -55,14 +55,16 @@ import java.util.concurrent.Executors;
 public final class AdminServer {
     private static final String NODELAY = "sun.net.httpserver.nodelay";
 
-    private final Proxy proxy;
+    private final ProxyView proxy;
+    private final History history;
     private final HttpServer server;
     private final ExecutorService executor;
 
     private final PrometheusExporter exporter;
 
-    private AdminServer(Proxy proxy, HttpServer server, ExecutorService executor) {
+    private AdminServer(ProxyView proxy, History history, HttpServer server, ExecutorService executor) {
         this.proxy = proxy;
+        this.history = history;
         this.exporter = new PrometheusExporter(proxy);
         this.server = server;
         this.executor = executor;
@@ -82,8 +84,11 @@ public final class AdminServer {
         return HttpServer.create(address, backlog);
     }
 
-    /** @throws ConfigException when the address cannot be bound */
-    public static AdminServer start(Proxy proxy, HostPort address) {
+    /**
+     * @param history the dashboard's samples (sampled by its owner)
+     * @throws ConfigException when the address cannot be bound
+     */
+    public static AdminServer start(ProxyView proxy, History history, HostPort address) {
         HttpServer server;
         try {
             server = newHttpServer(address.resolve("proxy.admin"), 64);
@@ -96,7 +101,7 @@ public final class AdminServer {
             return t;
         });
         server.setExecutor(executor);
-        AdminServer admin = new AdminServer(proxy, server, executor);
+        AdminServer admin = new AdminServer(proxy, history, server, executor);
         server.createContext("/healthz", ex -> admin.handle(ex, admin::healthz));
         server.createContext("/backends", ex -> admin.handle(ex, admin::backends));
         server.createContext("/metrics", ex -> admin.handle(ex, admin::metrics));
@@ -241,7 +246,7 @@ public final class AdminServer {
         StringBuilder sb = new StringBuilder(16384);
         sb.append("{\"interval_ms\":").append(History.INTERVAL_MILLIS).append(",\"samples\":[");
         boolean first = true;
-        for (History.Sample s : proxy.history().samples()) {
+        for (History.Sample s : history.samples()) {
             sb.append(first ? "" : ",").append("{\"t\":").append(s.timeMillis()).append(",\"points\":[");
             first = false;
             boolean firstPoint = true;

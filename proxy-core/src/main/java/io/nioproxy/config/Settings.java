@@ -32,6 +32,11 @@ public final class Settings {
     public static final String PREFIX = "proxy.";
     public static final String LISTENER_PREFIX = "proxy.listener.";
 
+    /** The property {@code key} of listener {@code listener} is read from, for error messages. */
+    public static String propertyOf(String listener, Key key) {
+        return listener.equals("default") ? key.property() : LISTENER_PREFIX + listener + "." + key.name();
+    }
+
     /** Scope of a key: process-wide, or per listener (with its default given directly under {@code proxy.}). */
     public enum Scope { GLOBAL, LISTENER }
 

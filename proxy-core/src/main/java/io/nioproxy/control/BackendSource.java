@@ -5,7 +5,6 @@ import io.nioproxy.balance.BackendRegistry;
 import io.nioproxy.config.BackendSpec;
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ListenerConfig;
-import io.nioproxy.listener.Resolver;
 import io.nioproxy.log.Log;
 
 import java.io.IOException;

@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Threading: its loop's thread only; {@link #close} from any thread.
  */
-final class Acceptor implements IoHandler, LoopTimer {
+final class Acceptor extends LoopTimer implements IoHandler {
     static final int PAUSE_MILLIS = 100;
     /** How often a listener paused at its maxconn looks again (clients wait in the kernel's backlog meanwhile). */
     static final long LIMIT_RECHECK_MILLIS = 10;
@@ -41,7 +41,6 @@ final class Acceptor implements IoHandler, LoopTimer {
     /** The socket is registered with the loop, which then closes it when it stops. */
     private volatile boolean registered;
     private int nextLoop;
-    private long resumeNanos = Long.MAX_VALUE;
 
     /**
      * @param tables the tables to give sockets to: just this loop's ({@code reuseport}), or every loop's in turn
@@ -85,8 +84,7 @@ final class Acceptor implements IoHandler, LoopTimer {
             return false;
         }
         accepting(false);
-        resumeNanos = loop.now() + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS);
-        loop.addTimer(this);
+        loop.schedule(this, loop.now() + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS));
         listener.limitPauses.increment();
         return true;
     }
@@ -127,8 +125,7 @@ final class Acceptor implements IoHandler, LoopTimer {
 
     private void pause(IOException cause) {
         accepting(false);
-        resumeNanos = loop.now() + TimeUnit.MILLISECONDS.toNanos(PAUSE_MILLIS);
-        loop.addTimer(this);
+        loop.schedule(this, loop.now() + TimeUnit.MILLISECONDS.toNanos(PAUSE_MILLIS));
         listener.acceptPauses.increment();
         if (failureLog.allow(loop.now())) {
             Log.warn(loop + ": accept on " + listener.config().listen() + " failed (" + cause.getMessage()
@@ -137,21 +134,14 @@ final class Acceptor implements IoHandler, LoopTimer {
     }
 
     @Override
-    public long deadlineNanos() {
-        return resumeNanos;
-    }
-
-    @Override
-    public void onDeadline(long nowNanos) {
-        resumeNanos = Long.MAX_VALUE;
+    protected void onDeadline(long nowNanos) {
         if (closed) {
             return;
         }
         if (listener.route().admits()) {
             accepting(true);
         } else {
-            resumeNanos = nowNanos + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS);
-            loop.addTimer(this);
+            loop.schedule(this, nowNanos + TimeUnit.MILLISECONDS.toNanos(LIMIT_RECHECK_MILLIS));
         }
     }
 
@@ -196,6 +186,7 @@ final class Acceptor implements IoHandler, LoopTimer {
     private void closeNow() {
         if (!closed) {
             closed = true;
+            loop.cancel(this);
             socket.close();
         }
     }

@@ -6,7 +6,6 @@ import io.nioproxy.balance.BackendRegistry;
 import io.nioproxy.balance.BalancePolicy;
 import io.nioproxy.balance.Balancer;
 import io.nioproxy.config.AcceptMode;
-import io.nioproxy.config.BackendSpec;
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ListenerConfig;
 import io.nioproxy.config.Settings;
@@ -16,12 +15,9 @@ import io.nioproxy.relay.Route;
 import io.nioproxy.relay.SessionTable;
 import io.nioproxy.transport.ListenSocket;
 import io.nioproxy.transport.Transport;
-import io.nioproxy.transport.nio.NioSocketOptions;
 
-import io.nioproxy.control.BackendsFile;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.channels.ServerSocketChannel;
@@ -47,7 +43,6 @@ import java.util.concurrent.atomic.LongAdder;
 public final class Listener {
     private final ListenerConfig config;
     private final Route route;
-    private final List<BackendSpec> initialSpecs;
     private final List<Acceptor> acceptors = new ArrayList<>();
     final LongAdder acceptPauses = new LongAdder();
     final LongAdder limitPauses = new LongAdder();
@@ -57,36 +52,19 @@ public final class Listener {
         this(config, 1);
     }
 
-    /** @param loops event loops (per-loop recorders) */
+    /**
+     * A listener with no backends yet ({@code control.InitialBackends} seeds them before it binds).
+     *
+     * @param loops event loops (per-loop recorders)
+     */
     public Listener(ListenerConfig config, int loops) {
         this.config = config;
-        String key = keyFor(Settings.BACKENDS);
         AffinityTable affinity = config.affinityTtlNanos() > 0 && config.balance() == BalancePolicy.SOURCE_IP
                 ? new AffinityTable(config.affinityMax(), config.affinityTtlNanos()) : null;
         BackendRegistry registry = new BackendRegistry(config.name(),
                 new Balancer(config.balance(), List.of(), affinity), affinity);
-        List<BackendSpec> specs = config.backends();
-        if (config.backendsFile() != null) {
-            key = keyFor(Settings.BACKENDS_FILE);
-            try {
-                specs = BackendsFile.read(Path.of(config.backendsFile()));
-            } catch (ConfigException e) {
-                throw ConfigException.bad(key, config.backendsFile(), e.getMessage());
-            }
-        }
-        for (BackendSpec spec : specs) {
-            for (InetSocketAddress a : Resolver.resolveAll(key, spec.address())) {
-                registry.seed(a, spec.weight(), spec.toString());
-            }
-        }
-        this.initialSpecs = List.copyOf(specs);
         registry.balancer().backendMaxConn(config.protection().backendMaxConn());
         this.route = new Route(config, registry, loops);
-    }
-
-    /** The backend specs read at start (from {@code proxy.backends} or the file). */
-    public List<BackendSpec> initialSpecs() {
-        return initialSpecs;
     }
 
     public ListenerConfig config() {
@@ -133,7 +111,8 @@ public final class Listener {
             if (perLoop && wanted.getPort() != 0) {
                 // SO_REUSEPORT sockets of one user share a port silently; bind once without it first, so that a
                 // port already taken by anything (another nioproxy included) is an error, as without reuseport.
-                try (ServerSocketChannel probe = ServerSocketChannel.open(NioSocketOptions.familyOf(wanted.getAddress()))) {
+                try (ServerSocketChannel probe = ServerSocketChannel.open(wanted.getAddress() instanceof java.net.Inet4Address
+                        ? java.net.StandardProtocolFamily.INET : java.net.StandardProtocolFamily.INET6)) {
                     probe.bind(wanted);
                 }
             }
@@ -164,8 +143,7 @@ public final class Listener {
 
     /** The property a listener key of this listener is read from, for error messages. */
     private String keyFor(Settings.Key key) {
-        return config.name().equals("default") ? key.property()
-                : Settings.LISTENER_PREFIX + config.name() + "." + key.name();
+        return Settings.propertyOf(config.name(), key);
     }
 
     /** Registers the acceptor on its loop's thread and waits for it (start-up only). */

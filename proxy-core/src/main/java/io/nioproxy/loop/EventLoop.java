@@ -7,7 +7,6 @@ import io.nioproxy.transport.Dispatcher;
 import io.nioproxy.transport.IoHandler;
 import io.nioproxy.transport.Poller;
 import io.nioproxy.transport.Transport;
-import io.nioproxy.transport.nio.NioTransport;
 import org.jctools.queues.atomic.MpscUnboundedAtomicArrayQueue;
 
 import java.io.IOException;
@@ -63,7 +62,7 @@ public final class EventLoop implements Dispatcher, Runnable {
      * cost does not show.
      */
     private final MpscUnboundedAtomicArrayQueue<LoopTask> inbox = new MpscUnboundedAtomicArrayQueue<>(1024);
-    private final ArrayList<LoopTimer> timers = new ArrayList<>();
+    private final TimerWheel timers = new TimerWheel(System.nanoTime());
     private final ArrayList<LoopService> services = new ArrayList<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final LogLimiter failureLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
@@ -90,11 +89,6 @@ public final class EventLoop implements Dispatcher, Runnable {
      */
     private final int spinPolls;
     private int spinLeft;
-
-    /** A java.nio loop without bulk buffers or spinning (tests, benchmarks). */
-    public EventLoop(int index, BufferPool pool) throws IOException {
-        this(index, pool, null, NioTransport.INSTANCE, 0);
-    }
 
     /**
      * @param transport how this loop drives sockets: its poller is made here
@@ -152,13 +146,19 @@ public final class EventLoop implements Dispatcher, Runnable {
         services.add(service);
     }
 
-    /** Loop thread: call {@code timer} at its deadline (scanned after each select; keep these few). */
-    public void addTimer(LoopTimer timer) {
-        timers.add(timer);
+    /** Loop thread: call {@code timer} at {@code deadlineNanos} (moving it if it was scheduled already). */
+    public void schedule(LoopTimer timer, long deadlineNanos) {
+        timers.schedule(timer, deadlineNanos);
     }
 
-    public void removeTimer(LoopTimer timer) {
-        timers.remove(timer);
+    /** Loop thread: {@code timer} is no longer wanted. */
+    public void cancel(LoopTimer timer) {
+        timers.cancel(timer);
+    }
+
+    /** Loop thread: timers scheduled now. */
+    public int timersScheduled() {
+        return timers.size();
     }
 
     /**
@@ -296,10 +296,7 @@ public final class EventLoop implements Dispatcher, Runnable {
         if (!inbox.isEmpty()) {
             return 0;
         }
-        long deadline = Long.MAX_VALUE;
-        for (int i = 0, n = timers.size(); i < n; i++) {
-            deadline = Math.min(deadline, timers.get(i).deadlineNanos());
-        }
+        long deadline = timers.nextDeadlineNanos();
         for (int i = 0, n = services.size(); i < n; i++) {
             deadline = Math.min(deadline, services.get(i).nextDeadlineNanos());
         }
@@ -315,19 +312,7 @@ public final class EventLoop implements Dispatcher, Runnable {
     }
 
     private void runTimers() {
-        if (timers.isEmpty()) {
-            return;
-        }
-        for (int i = timers.size() - 1; i >= 0; i--) {
-            if (i >= timers.size()) {
-                continue;
-            }
-            LoopTimer t = timers.get(i);
-            if (t.deadlineNanos() - now <= 0) {
-                timers.remove(i);
-                t.onDeadline(now);
-            }
-        }
+        timers.poll(now);
     }
 
     /** Any thread: stop the loop, close every socket and session it holds, and wait for it to finish. */

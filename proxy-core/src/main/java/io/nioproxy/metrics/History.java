@@ -1,6 +1,6 @@
 package io.nioproxy.metrics;
 
-import io.nioproxy.Proxy;
+import io.nioproxy.view.ProxyView;
 import io.nioproxy.balance.Backend;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.relay.LoopSnapshot;
@@ -33,12 +33,12 @@ public final class History {
     public record Sample(long timeMillis, List<Point> points) {
     }
 
-    private final Proxy proxy;
+    private final ProxyView proxy;
     private final ArrayDeque<Sample> samples = new ArrayDeque<>();
     private Map<Backend, long[]> lastBytes = new IdentityHashMap<>();
     private long lastNanos;
 
-    public History(Proxy proxy) {
+    public History(ProxyView proxy) {
         this.proxy = proxy;
     }
 

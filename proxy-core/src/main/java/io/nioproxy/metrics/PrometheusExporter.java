@@ -1,6 +1,6 @@
 package io.nioproxy.metrics;
 
-import io.nioproxy.Proxy;
+import io.nioproxy.view.ProxyView;
 import io.nioproxy.balance.Backend;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.loop.EventLoop;
@@ -30,14 +30,14 @@ import java.util.Map;
 public final class PrometheusExporter {
     static final double[] QUANTILES = {0.5, 0.9, 0.99, 0.999};
 
-    private final Proxy proxy;
+    private final ProxyView proxy;
     private final Map<SingleWriterRecorder, Histogram> recycled = new IdentityHashMap<>();
     private final Map<Route, Histogram> connectTotals = new IdentityHashMap<>();
     private final Map<Route, Histogram> durationTotals = new IdentityHashMap<>();
     private long lastScrapeNanos;
     private long[] lastBusy;
 
-    public PrometheusExporter(Proxy proxy) {
+    public PrometheusExporter(ProxyView proxy) {
         this.proxy = proxy;
     }
 

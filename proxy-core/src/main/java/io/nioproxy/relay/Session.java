@@ -1,13 +1,7 @@
 package io.nioproxy.relay;
 
 import io.nioproxy.balance.Backend;
-import io.nioproxy.balance.BalancePolicy;
-import io.nioproxy.balance.Hashing;
-import io.nioproxy.config.ListenerConfig;
-import io.nioproxy.proxyproto.ProxyHeader;
-import io.nioproxy.proxyproto.ProxyHeaderException;
-import io.nioproxy.proxyproto.ProxyProtocolEncoder;
-import io.nioproxy.proxyproto.ProxyProtocolParser;
+import io.nioproxy.loop.EventLoop;
 import io.nioproxy.transport.Conn;
 
 import java.io.IOException;
@@ -17,8 +11,9 @@ import java.nio.channels.SelectionKey;
 
 /**
  * One client connection and the backend connection opened for it: the unit of work of the balancer (HAProxy calls
- * it a stream). It picks a backend, connects without blocking (trying the next backend in preference order on
- * failure), then relays bytes both ways unchanged until both directions have ended.
+ * it a stream). Its phases before relaying have their own classes — {@link ClientIntake} (a PROXY header read or
+ * screened for) and {@link Connector} (a backend chosen and connected, with retries) — and {@link SessionTimer}
+ * keeps its deadlines; what is here is the relay: bytes both ways, unchanged, until both directions have ended.
  *
  * <h2>The data path</h2>
  * A readable socket is read into a buffer taken from the loop's pool, and the <em>same</em> buffer is written to the
@@ -38,11 +33,6 @@ import java.nio.channels.SelectionKey;
  * whole and end with a FIN, not be cut by a reset (Envoy PR 45267 fixed the same class of bug). Reading the failed
  * socket tells which it was: the bytes queued before the error and then the end of stream (a completed direction),
  * or a read error (a direction cut short, carried as a reset).
- *
- * <h2>Untrusted PROXY headers</h2>
- * A client that is not trusted to send a PROXY header has its first bytes screened ({@link #screenClient}): they
- * are held back, not relayed, while they match the start of a v1 or v2 signature, until enough have arrived to
- * tell, the client ends its input, or the header deadline passes. A signature closes the session.
  *
  * <p>Threading: created and used only on its loop's thread.
  */
@@ -98,63 +88,48 @@ public final class Session {
         }
     }
 
-    final SessionTable table;
     final Route route;
+    final EventLoop loop;
+    final LoopBuffers buffers;
+    private final SessionTable table;
     final Leg client = new Leg(this, true);
     final Leg backend = new Leg(this, false);
+    final SessionTimer timer;
+    private final ClientIntake intake = new ClientIntake(this);
+    private final Connector connector = new Connector(this);
     int state = CONNECTING;
     long clientHash;
     Backend target;
-    private Backend[] tried;
-    private int attempts;
-    /** The target backend counts this session as active (from connect start to close). */
-    private boolean reserved;
-    /** A per-client limit slot is held, under this client-address hash. */
-    private boolean limitHeld;
-    private long limitKey;
-    /** The client's first bytes are still to be screened for a PROXY header it is not trusted to send. */
-    private boolean screening;
-    /** The client's first bytes while they match a signature's start (write mode); held, not relayed. */
-    private ByteBuffer screened;
     /** The address the client connected to, as a PROXY header carried it (null: the socket's own). */
     InetSocketAddress destinationAddress;
-    long connectDeadlineNanos = Long.MAX_VALUE;
     long lastActiveNanos;
-    /** When a paced shutdown closes this session; only meaningful once one began. */
-    long closeAtNanos = Long.MAX_VALUE;
     final long startNanos;
     final long id;
-    final long startMillis;
     InetSocketAddress clientAddress;
-    long connectStartNanos;
-    long lastInterimNanos;
     /** The leg whose FIN came first (client or backend), for the end reason; null while none has. */
     Leg firstFin;
     /** The leg on which an I/O error (a reset) happened. */
     Leg failed;
-    // intrusive links: every session of the loop, and the sessions still connecting
+    /** Links of the loop's {@link SessionTable} (intrusive: adding and removing allocate nothing). */
     Session prev;
     Session next;
-    Session connectingPrev;
-    Session connectingNext;
-    boolean inConnectingList;
 
-    Session(SessionTable table, Route route, Conn clientConn, long nowNanos, long id) {
+    Session(SessionTable table, Route route, Conn clientConn, long id) {
         this.table = table;
+        this.loop = table.loop();
+        this.buffers = table.buffers();
         this.id = id;
-        this.startMillis = System.currentTimeMillis();
-        this.lastInterimNanos = nowNanos;
         this.route = route;
+        this.startNanos = loop.now();
+        this.lastActiveNanos = startNanos;
+        this.timer = new SessionTimer(this, loop, table.interimNanos());
         client.peer = backend;
         backend.peer = client;
         client.conn = clientConn;
-        this.startNanos = nowNanos;
-        this.lastActiveNanos = nowNanos;
     }
 
     /** Registers the client socket and starts the first backend connect (or waits for a PROXY header first). */
     void start() {
-        var protection = route.config().protection();
         try {
             client.conn.register(client);
             clientAddress = client.conn.remoteAddress();
@@ -162,260 +137,48 @@ public final class Session {
             close(CloseReason.ERROR);
             return;
         }
-        if (!protection.trustedProxies().isEmpty()) {
-            if (protection.trusted(clientAddress.getAddress())) {
-                // The balancer behind a network balancer: the client address is in the header, read it first.
-                state = HEADER;
-                connectDeadlineNanos = table.loop().now() + protection.proxyHeaderTimeoutNanos();
-                table.addConnecting(this);
-                client.setInterest(SelectionKey.OP_READ);
-                return;
-            }
+        if (intake.expectsHeader()) {
+            state = HEADER;
+            return;
         }
-        screening = true; // untrusted, on every listener: nobody else may hand a backend a client address
-        admitAndConnect();
+        timer.arm(); // a maximum age runs from here
+        connector.admitAndConnect();
     }
 
-    /** The client address is known: apply the per-client limits, hash it, connect. */
-    private void admitAndConnect() {
-        BalancePolicy policy = route.balancer().policy();
-        long addressHash = Hashing.clientHash(clientAddress.getAddress(), -1);
-        if (route.clientLimiter.enabled()) {
-            if (!route.clientLimiter.tryAcquire(addressHash, table.loop().now())) {
-                route.limited.increment();
-                close(CloseReason.LIMITED);
-                return;
-            }
-            limitHeld = true;
-            limitKey = addressHash;
-        }
-        if (policy == BalancePolicy.SOURCE_IP) {
-            clientHash = addressHash;
-        } else if (policy == BalancePolicy.SOURCE_IP_PORT) {
-            clientHash = Hashing.clientHash(clientAddress.getAddress(), clientAddress.getPort());
-        }
-        connectNext();
-    }
-
-    /** A trusted client's socket is readable: gather its PROXY header (split anywhere), then go on. */
-    private void readProxyHeader() {
-        ByteBuffer buf = client.pending;
-        if (buf == null) {
-            buf = table.takeBuffer();
-            if (buf == null) {
-                table.waitForBuffer(client);
-                client.updateInterest();
-                return;
-            }
-        } else {
-            buf.compact(); // pending is kept in read mode; back to write mode to append
-        }
-        client.pending = null;
-        int n;
-        try {
-            n = client.conn.read(buf);
-        } catch (IOException e) {
-            table.giveBuffer(buf);
-            failed = client;
-            close(CloseReason.RESET);
-            return;
-        }
-        if (n > 0 && !buf.hasRemaining()) {
-            client.conn.readAgain(); // the buffer filled: bytes may be left in the socket
-        }
-        buf.flip();
-        if (n < 0) {
-            table.giveBuffer(buf);
-            route.proxyRejected.increment();
-            close(CloseReason.PROXY_HEADER_REJECTED);
-            return;
-        }
-        ProxyHeader h;
-        try {
-            h = ProxyProtocolParser.parse(buf, buf.capacity());
-        } catch (ProxyHeaderException e) {
-            table.giveBuffer(buf);
-            route.proxyRejected.increment();
-            close(CloseReason.PROXY_HEADER_REJECTED);
-            return;
-        }
-        if (h == null) {
-            if (buf.remaining() == buf.capacity()) {
-                table.giveBuffer(buf); // a header that does not fit a buffer is refused by the parser's cap anyway
-                route.proxyRejected.increment();
-                close(CloseReason.PROXY_HEADER_REJECTED);
-                return;
-            }
-            client.pending = buf; // read mode; the header deadline keeps running
-            return;
-        }
-        table.removeConnecting(this);
-        connectDeadlineNanos = Long.MAX_VALUE;
-        if (!h.local()) {
-            clientAddress = h.source();
-            destinationAddress = h.destination();
-        }
-        buf.position(buf.position() + h.length());
-        if (buf.hasRemaining()) {
-            client.pending = buf; // bytes after the header are the client's first payload
-            client.bytesIn += buf.remaining();
-        } else {
-            table.giveBuffer(buf);
-        }
+    /** From {@link ClientIntake}: the trusted client's header gave its address; now connect. */
+    void connectAfterHeader() {
         state = CONNECTING;
-        client.setInterest(0);
-        admitAndConnect();
+        connector.admitAndConnect();
     }
 
-    /** Tries backends in preference order until a connect is under way or succeeded, or none is left. */
-    private void connectNext() {
-        ListenerConfig c = route.config();
-        while (state == CONNECTING) {
-            Backend b = attempts >= c.connectAttempts() ? null
-                    : route.balancer().pick(clientHash, tried, attempts, table.loop().now());
-            if (b == null) {
-                route.noBackend.increment();
-                close(attempts == 0 ? CloseReason.NO_BACKEND : CloseReason.CONNECT_FAILED);
-                return;
-            }
-            if (tried == null) {
-                tried = new Backend[c.connectAttempts()];
-            }
-            tried[attempts++] = b;
-            target = b;
-            b.reserve();
-            reserved = true;
-            connectStartNanos = table.loop().now();
-            Conn ch;
-            try {
-                ch = table.openBackend(b.address(), c);
-            } catch (IOException | RuntimeException e) {
-                // Out of descriptors here, not a fault of the backend: no blame for it (passive health would
-                // otherwise take healthy backends out), no retry that would fail the same way; the client goes.
-                localFailure();
-                return;
-            }
-            backend.conn = ch;
-            backend.interest = 0;
-            try {
-                ch.register(backend);
-                if (ch.connect(b.address())) {
-                    connected();
-                } else {
-                    backend.setInterest(SelectionKey.OP_CONNECT);
-                    connectDeadlineNanos = c.connectTimeoutNanos() == 0 ? Long.MAX_VALUE
-                            : table.loop().now() + c.connectTimeoutNanos();
-                    table.addConnecting(this);
-                }
-                return;
-            } catch (java.net.BindException e) {
-                // EADDRNOTAVAIL: out of local ports toward this backend — ours to fix, not the backend's
-                closeChannel(backend, false);
-                backend.conn = null;
-                target.unreserve();
-                reserved = false;
-                localFailure();
-                return;
-            } catch (IOException | RuntimeException e) {
-                connectFailed();
-            }
-        }
-    }
-
-    /** A connect could not even start for a local reason (descriptors, ports): close the client, count it. */
-    private void localFailure() {
-        if (reserved) {
-            target.unreserve();
-            reserved = false;
-        }
-        route.localFailures.increment();
-        close(CloseReason.CONNECT_FAILED);
-    }
-
-    private void finishConnect() {
-        try {
-            if (backend.conn.finishConnect()) {
-                table.removeConnecting(this);
-                connected();
-            }
-        } catch (IOException e) {
-            table.removeConnecting(this);
-            connectFailed();
-            connectNext();
-        }
-    }
-
-    /** Loop thread, from {@link SessionTable}: the current connect attempt passed its deadline. */
-    void connectTimedOut() {
-        if (state == HEADER || state == RELAYING) { // RELAYING: first bytes held in screening
-            route.proxyRejected.increment();
-            close(CloseReason.PROXY_HEADER_TIMEOUT);
-            return;
-        }
-        route.connectTimeouts.increment();
-        connectFailed();
-        connectNext();
-    }
-
-    private void connectFailed() {
-        target.connectFailed();
-        target.unreserve();
-        reserved = false;
-        route.connectFailures.increment();
-        closeChannel(backend, false);
-        backend.conn = null;
-        connectDeadlineNanos = Long.MAX_VALUE;
-    }
-
-    private void connected() {
-        int send = route.config().protection().sendProxy();
-        if (send != 0 && !sendProxyHeader(send)) {
-            return;
-        }
+    /** From {@link Connector}: the backend is connected (and has its PROXY header): relay. */
+    void startRelaying() {
         state = RELAYING;
-        target.sessionOpened();
-        lastActiveNanos = table.loop().now();
-        route.balancer().connected(clientHash, target, lastActiveNanos);
-        route.recordConnectTime(table.loop().index(), System.nanoTime() - connectStartNanos);
+        lastActiveNanos = loop.now();
+        timer.arm();
         client.updateInterest();
         backend.updateInterest();
     }
 
-    /**
-     * Writes the PROXY header to a just-connected backend, before any client byte. A fresh connection's send buffer
-     * is empty, so a header of at most 52 bytes is taken whole; if it ever is not, the session is closed rather than
-     * let the backend see a torn header.
-     */
-    private boolean sendProxyHeader(int version) {
-        try {
-            InetSocketAddress dst = destinationAddress != null ? destinationAddress
-                    : client.conn.localAddress();
-            byte[] header = version == 1 ? ProxyProtocolEncoder.v1(clientAddress, dst)
-                    : ProxyProtocolEncoder.v2(clientAddress, dst);
-            ByteBuffer b = ByteBuffer.wrap(header);
-            backend.conn.write(b);
-            if (b.hasRemaining()) {
-                close(CloseReason.ERROR);
-                return false;
-            }
-            return true;
-        } catch (IOException e) {
-            failed = backend;
-            close(CloseReason.RESET);
-            return false;
+    /** From {@link SessionTimer}: the current phase's deadline passed. */
+    void phaseTimedOut() {
+        if (state == CONNECTING) {
+            connector.timedOut();
+        } else {
+            intake.timedOut(); // a trusted client's header, or an untrusted client's undecided first bytes
         }
     }
 
     void onReady(Leg leg, int readyOps) {
         if (state == HEADER) {
             if (leg == client && (readyOps & SelectionKey.OP_READ) != 0) {
-                readProxyHeader();
+                intake.readHeader();
             }
             return;
         }
         if (state == CONNECTING) {
             if (leg == backend && (readyOps & SelectionKey.OP_CONNECT) != 0) {
-                finishConnect();
+                connector.onConnectable();
             }
             return;
         }
@@ -439,8 +202,8 @@ public final class Session {
             drainDiscarded(src);
             return;
         }
-        if (screening && src == client) {
-            screenClient();
+        if (src == client && intake.screening()) {
+            intake.screen();
             return;
         }
         if (src.pending != null || src.inputEnded) {
@@ -448,9 +211,9 @@ public final class Session {
             return;
         }
         Leg dst = src.peer;
-        ByteBuffer buf = table.takeBuffer(src);
+        ByteBuffer buf = buffers.takeFor(src);
         if (buf == null) {
-            table.waitForBuffer(src);
+            buffers.waitFor(src);
             src.updateInterest();
             return;
         }
@@ -460,34 +223,31 @@ public final class Session {
             try {
                 n = src.conn.read(buf);
             } catch (IOException e) {
-                table.giveBuffer(buf);
+                buffers.give(buf);
                 failed = src;
                 close(CloseReason.RESET);
                 return;
             }
             if (n <= 0) {
                 if (n < 0) {
-                    src.inputEnded = true;
-                    if (firstFin == null) {
-                        firstFin = src;
-                    }
+                    inputEnded(src);
                 }
                 break;
             }
             src.bytesIn += n;
-            if (n >= table.regularBufferBytes()) {
+            if (n >= buffers.regularBytes()) {
                 src.fullReads++; // a regular buffer filled, or a bulk read that a regular buffer could not hold
             } else {
                 src.fullReads = 0;
             }
-            lastActiveNanos = table.loop().now();
+            lastActiveNanos = loop.now();
             buf.flip();
             // These were the source's last bytes (its FIN came with them): the shutdown of dst follows at once
             boolean finNext = src.conn.inputEndsNext();
             try {
                 write(dst, buf, finNext);
             } catch (IOException e) {
-                table.giveBuffer(buf);
+                buffers.give(buf);
                 outputFailed(dst);
                 return;
             }
@@ -511,7 +271,7 @@ public final class Session {
             }
         }
         if (buf != null) {
-            table.giveBuffer(buf);
+            buffers.give(buf);
         }
         if (src.inputEnded && src.pending == null) {
             shutdownOutput(dst);
@@ -541,8 +301,8 @@ public final class Session {
             return; // still blocked: interest unchanged (WRITE on dst, no READ on src)
         }
         src.pending = null;
-        table.giveBuffer(buf);
-        lastActiveNanos = table.loop().now();
+        buffers.give(buf);
+        lastActiveNanos = loop.now();
         if (src.inputEnded) {
             shutdownOutput(dst);
             if (state == RELAYING) {
@@ -591,13 +351,14 @@ public final class Session {
         dst.outputShut = true;
         src.discard = true;
         if (src.pending != null) {
-            table.giveBuffer(src.pending);
+            buffers.give(src.pending);
             src.pending = null;
         }
         if (finished()) {
             close(CloseReason.COMPLETED);
             return;
         }
+        timer.arm(); // half-closed from here: its timeout applies
         drainDiscarded(src);
         if (state == RELAYING) {
             dst.updateInterest();
@@ -611,9 +372,9 @@ public final class Session {
             src.updateInterest();
             return;
         }
-        ByteBuffer buf = table.takeBuffer();
+        ByteBuffer buf = buffers.take();
         if (buf == null) {
-            table.waitForBuffer(src);
+            buffers.waitFor(src);
             src.updateInterest();
             return;
         }
@@ -637,12 +398,12 @@ public final class Session {
             }
         } catch (IOException e) {
             // a reset: the direction into src cannot be delivered either
-            table.giveBuffer(buf);
+            buffers.give(buf);
             failed = src;
             close(CloseReason.RESET);
             return;
         }
-        table.giveBuffer(buf);
+        buffers.give(buf);
         if (src.inputEnded && finished()) {
             close(CloseReason.COMPLETED);
             return;
@@ -650,69 +411,24 @@ public final class Session {
         src.updateInterest();
     }
 
-    /**
-     * The client is not trusted to send a PROXY header (or the listener trusts nobody): read its first bytes and
-     * hold them back while they match the start of a signature. Relay them once they cannot be a header (or the
-     * client ended: nothing can follow), close the session if they are one. The header deadline bounds the wait.
-     */
-    private void screenClient() {
-        ByteBuffer buf = screened;
-        screened = null;
-        if (buf == null) {
-            buf = table.takeBuffer();
-            if (buf == null) {
-                table.waitForBuffer(client);
-                client.updateInterest();
-                return;
-            }
+    /** {@code src}'s end of stream was read: the session is half-closed from here, and its timeout applies. */
+    void inputEnded(Leg src) {
+        src.inputEnded = true;
+        if (firstFin == null) {
+            firstFin = src;
         }
-        int n;
-        try {
-            n = client.conn.read(buf);
-        } catch (IOException e) {
-            table.giveBuffer(buf);
-            failed = client;
-            close(CloseReason.RESET);
-            return;
-        }
-        buf.flip();
-        int verdict = ProxyProtocolParser.signature(buf);
-        if (verdict == ProxyProtocolParser.HEADER) {
-            table.giveBuffer(buf);
-            route.proxyRejected.increment();
-            close(CloseReason.PROXY_HEADER_REJECTED);
-            return;
-        }
-        if (verdict == ProxyProtocolParser.UNDECIDED && n >= 0) {
-            if (!buf.hasRemaining()) {
-                table.giveBuffer(buf); // nothing yet: an idle session holds no buffer
-                return;
-            }
-            if (!inConnectingList) {
-                long timeout = route.config().protection().proxyHeaderTimeoutNanos();
-                connectDeadlineNanos = timeout == 0 ? Long.MAX_VALUE : table.loop().now() + timeout;
-                table.addConnecting(this);
-            }
-            buf.position(buf.limit()).limit(buf.capacity()); // back to write mode, to append the next bytes
-            screened = buf;
-            return;
-        }
-        screening = false;
-        table.removeConnecting(this);
-        connectDeadlineNanos = Long.MAX_VALUE;
-        if (n < 0) {
-            client.inputEnded = true;
-            if (firstFin == null) {
-                firstFin = client;
-            }
-        }
+        timer.arm();
+    }
+
+    /** From {@link ClientIntake}: the client's first bytes are not a header (or it ended): relay them. */
+    void relayScreened(ByteBuffer buf) {
         if (buf.hasRemaining()) {
             client.bytesIn += buf.remaining();
-            lastActiveNanos = table.loop().now();
+            lastActiveNanos = loop.now();
             client.pending = buf;
             flushTo(backend); // writes them; reads the client on if they all went
         } else {
-            table.giveBuffer(buf);
+            buffers.give(buf);
             if (client.inputEnded) {
                 shutdownOutput(backend);
             }
@@ -723,14 +439,14 @@ public final class Session {
         }
     }
 
-    /** Loop thread, from {@link SessionTable}: a buffer is free again for a leg that waited for one. */
+    /** Loop thread, from {@link LoopBuffers}: a buffer is free again for a leg that waited for one. */
     void bufferAvailable(Leg leg) {
         leg.waitingForBuffer = false;
         if (state == RELAYING) {
             pump(leg);
         } else if (state == HEADER && leg == client) {
             client.setInterest(SelectionKey.OP_READ);
-            readProxyHeader();
+            intake.readHeader();
         }
     }
 
@@ -748,27 +464,16 @@ public final class Session {
                 || reason == CloseReason.ERROR;
         boolean wasRelaying = state == RELAYING;
         state = CLOSED;
-        table.removeConnecting(this);
+        timer.cancel();
         releaseBuffer(client);
         releaseBuffer(backend);
-        if (screened != null) {
-            table.giveBuffer(screened);
-            screened = null;
-        }
-        if (reserved) {
-            target.sessionClosed();
-            reserved = false;
-        }
-        if (limitHeld) {
-            route.clientLimiter.release(limitKey);
-            limitHeld = false;
-        }
+        intake.release();
+        connector.release();
         route.sessionEnded(reason);
         if (wasRelaying) {
-            route.recordSessionDuration(table.loop().index(), table.loop().now() - startNanos);
+            route.recordSessionDuration(loop.index(), loop.now() - startNanos);
         }
         table.ended(this, reason);
-        table.unlink(this);
         // the sockets last: a peer that sees the FIN or reset finds the session already counted as ended
         closeChannel(client, reset);
         closeChannel(backend, reset);
@@ -776,13 +481,13 @@ public final class Session {
 
     private void releaseBuffer(Leg leg) {
         if (leg.pending != null) {
-            table.giveBuffer(leg.pending);
+            buffers.give(leg.pending);
             leg.pending = null;
         }
     }
 
     /** Closes a leg's socket, with a reset when asked. */
-    private void closeChannel(Leg leg, boolean reset) {
+    void closeChannel(Leg leg, boolean reset) {
         Conn conn = leg.conn;
         if (conn == null) {
             return;
@@ -794,13 +499,22 @@ public final class Session {
         leg.interest = 0;
     }
 
-    boolean idleSince(long nowNanos, long idleNanos) {
-        return state == RELAYING && nowNanos - lastActiveNanos >= idleNanos;
+    /** From {@link SessionTimer}: an interim access-log line. */
+    void interimLine(long nowNanos) {
+        table.interim(this, nowNanos);
     }
 
-    /** One side has sent FIN (the other direction may still flow). */
+    /** One side has sent FIN, or a direction failed (the other may still flow). */
     boolean halfClosed() {
         return client.inputEnded || backend.inputEnded || client.outputShut || backend.outputShut;
+    }
+
+    boolean closed() {
+        return state == CLOSED;
+    }
+
+    boolean connecting() {
+        return state == CONNECTING;
     }
 
     public Backend backend() {

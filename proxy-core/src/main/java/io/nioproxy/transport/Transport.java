@@ -1,9 +1,6 @@
 package io.nioproxy.transport;
 
-import io.nioproxy.config.IoMode;
 import io.nioproxy.config.ListenerConfig;
-import io.nioproxy.transport.epoll.EpollTransport;
-import io.nioproxy.transport.nio.NioTransport;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -26,11 +23,4 @@ public interface Transport {
      */
     ListenSocket listen(InetSocketAddress at, ListenerConfig config, boolean reusePort) throws IOException;
 
-    /** The transport of {@code mode}: the one place that maps a mode to its classes. */
-    static Transport of(IoMode mode) {
-        return switch (mode) {
-            case NIO -> NioTransport.INSTANCE;
-            case EPOLL -> EpollTransport.INSTANCE;
-        };
-    }
 }

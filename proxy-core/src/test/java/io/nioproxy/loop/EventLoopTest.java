@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class EventLoopTest {
     @Test
     void tasksFromManyThreadsAllRunOnTheLoopThreadInProducerOrder() throws Exception {
-        EventLoop loop = new EventLoop(7, new BufferPool(1024, 4096));
+        EventLoop loop = new EventLoop(7, new BufferPool(1024, 4096), null, io.nioproxy.transport.nio.NioTransport.INSTANCE, 0);
         loop.start();
         try {
             int producers = 4;
@@ -67,7 +67,7 @@ class EventLoopTest {
 
     @Test
     void aBlockedLoopWakesForATask() throws Exception {
-        EventLoop loop = new EventLoop(8, new BufferPool(1024, 4096));
+        EventLoop loop = new EventLoop(8, new BufferPool(1024, 4096), null, io.nioproxy.transport.nio.NioTransport.INSTANCE, 0);
         loop.start();
         try {
             Thread.sleep(50); // the loop is now blocked in select (up to 1 s)

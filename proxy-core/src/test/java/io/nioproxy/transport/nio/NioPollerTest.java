@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NioPollerTest {
     @Test
     void rebuildingTheSelectorKeepsEveryChannelWorking() throws Exception {
-        EventLoop loop = new EventLoop(9, new BufferPool(1024, 4096));
+        EventLoop loop = new EventLoop(9, new BufferPool(1024, 4096), null, io.nioproxy.transport.nio.NioTransport.INSTANCE, 0);
         loop.start();
         ListenSocket server = NioTransport.INSTANCE.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 io.nioproxy.testing.Props.listener(), false);

@@ -1,4 +1,4 @@
-package io.nioproxy.listener;
+package io.nioproxy.control;
 
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.HostPort;

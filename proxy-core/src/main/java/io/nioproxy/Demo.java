@@ -1,8 +1,6 @@
-package io.nioproxy.demo;
+package io.nioproxy;
 
 import com.sun.net.httpserver.HttpServer;
-import io.nioproxy.Main;
-import io.nioproxy.Proxy;
 import io.nioproxy.admin.AdminServer;
 import io.nioproxy.config.ProxyConfig;
 import io.nioproxy.config.Settings;
