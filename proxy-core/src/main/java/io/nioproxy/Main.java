@@ -148,7 +148,7 @@ public final class Main {
         sb.append("usage: java [-Dproxy.KEY=VALUE ...] -jar nioproxy.jar [--demo | --help]").append('\n');
         sb.append("  --demo   start three built-in HTTP backends on loopback and a balancer in front of them").append('\n');
         sb.append("settings (system properties, or a file given by -Dproxy.config=FILE):").append('\n');
-        for (Settings.Key k : Settings.KEYS) {
+        for (Settings.Key<?> k : Settings.KEYS) {
             sb.append(String.format("  %-24s %s%s%n", k.property(), k.meaning(),
                     k.defaultValue() == null ? "" : " [default " + k.defaultValue() + "]"));
         }

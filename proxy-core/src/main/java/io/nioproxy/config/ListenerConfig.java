@@ -25,6 +25,8 @@ import java.util.List;
  * @param dnsRefreshNanos    re-resolve host-name backends this often; 0 = once at start
  * @param drainTimeoutNanos  default deadline of a drain; 0 = none (sessions run to their end)
  * @param protection         PROXY protocol, limits, timeouts for hostile or dead peers
+ * @param effective          every listener key (name after {@code proxy.}) with its effective text, for the
+ *                           start-up line
  */
 public record ListenerConfig(
         String name,
@@ -44,9 +46,11 @@ public record ListenerConfig(
         String backendsFile,
         long dnsRefreshNanos,
         long drainTimeoutNanos,
-        Protection protection) {
+        Protection protection,
+        java.util.Map<String, String> effective) {
 
     public ListenerConfig {
         backends = List.copyOf(backends);
+        effective = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(effective));
     }
 }

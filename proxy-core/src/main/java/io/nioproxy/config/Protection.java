@@ -27,11 +27,6 @@ public record Protection(int sendProxy, List<Cidr> trustedProxies, long proxyHea
         trustedProxies = List.copyOf(trustedProxies);
     }
 
-    /** Defaults, for code that builds a listener without settings (tests). */
-    public static Protection none() {
-        return new Protection(0, List.of(), 3_000_000_000L, 0, 0, 0, 0, 0, 0, false, 0, 0, 0);
-    }
-
     public boolean trusted(java.net.InetAddress a) {
         for (Cidr c : trustedProxies) {
             if (c.contains(a)) {

@@ -21,14 +21,17 @@ import java.util.List;
  * @param bulkBufferBytes   size of a bulk relay buffer (for directions that keep filling regular ones); 0 = off
  * @param loopSpinPolls     non-blocking polls a loop makes after one that found events, before it may sleep
  * @param backgroundNice    nice value of the control, health-check and JIT compiler threads; 0 = unchanged
+ * @param effective         every global key (name after {@code proxy.}) with its effective text, for the start-up line
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
                           List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
                           long shutdownPaceNanos, String accessLog, long accessLogInterimNanos,
                           int maxConnGlobal, int warmUpRoundTrips, IoMode io,
-                          int bulkBufferBytes, int loopSpinPolls, int backgroundNice) {
+                          int bulkBufferBytes, int loopSpinPolls, int backgroundNice,
+                          java.util.Map<String, String> effective) {
 
     public ProxyConfig {
         listeners = List.copyOf(listeners);
+        effective = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(effective));
     }
 }
