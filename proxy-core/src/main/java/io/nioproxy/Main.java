@@ -74,10 +74,9 @@ public final class Main {
      * before the listeners bind). The balancer's long-lived state — session tables, histograms, the strings, classes
      * and method handles of start-up: 8 MB live with the yardstick's three listeners — is allocated young, like the
      * warm-up's garbage; left there, the next young collections copy it again, survivor space to survivor space,
-     * until it ages out. Measured on the yardstick's machine (Serial GC, which the JVM picks when pinned to one CPU;
-     * 512 MB heap) under a {@code Connection: close} load: young pauses of 23–39 ms before, 1.6–2.2 ms after. The
-     * relay itself allocates nothing; a new connection 525–585 bytes, so a young collection comes every few hundred
-     * thousand connections. {@code -XX:+DisableExplicitGC} turns this off with every other {@code System.gc()}.
+     * until it ages out, and each young pause is many times longer (docs/decisions/0003-start-up-warm-up.md). The
+     * relay itself allocates nothing; only new connections do. {@code -XX:+DisableExplicitGC} turns this off with
+     * every other {@code System.gc()}.
      */
     static void collectStartUpGarbage() {
         System.gc();

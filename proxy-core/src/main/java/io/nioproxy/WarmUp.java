@@ -32,9 +32,8 @@ import java.util.concurrent.TimeUnit;
  * <p>The traffic comes in rounds and stops after a round in which the JIT compiled (almost) nothing. It must go on
  * while the JIT works: HotSpot drops a queued compilation whose method has not run for 50 ms, and raises its
  * thresholds while its queue is long, so one burst followed by a pause left the once-per-connection methods at tier 3
- * and C2 compiled them under the first real load (measured: 0.1–0.3 s of C2 CPU in the first six seconds of a
- * {@code Connection: close} load, 2–6 µs per connection). Everything it opens is closed before {@link Main} binds the
- * real listeners.
+ * and C2 compiled them under the first real load (docs/decisions/0003-start-up-warm-up.md). Everything it opens is
+ * closed before {@link Main} binds the real listeners.
  *
  * <p>Start-up thread only (plus its own client and echo threads, all ended before it returns).
  */
@@ -135,8 +134,8 @@ final class WarmUp {
      * Makes the loop wait for readiness and find none, a few times: a poll that times out empty. The warm-up's
      * traffic never does, and a real balancer does sooner or later (idle before its first client, at a pause in the
      * load, or within it): the loop's turn, compiled by C2 with that branch never taken, was deoptimised by the real
-     * loop's first empty poll and recompiled on the loop's core (seen with {@code -Xlog:deoptimization=debug}:
-     * {@code EventLoop.turn} {@code unstable_if}, 7 s into the yardstick's measured keep-alive window). A timer a few milliseconds away is the shortest
+     * loop's first empty poll and recompiled on the loop's core (docs/decisions/0003-start-up-warm-up.md). A timer a
+     * few milliseconds away is the shortest
      * empty wait the loop can be given; its firing runs the timer path as well (the real listeners' acceptors keep
      * timers).
      *

@@ -74,8 +74,8 @@ public final class AdminServer {
      * The JDK's HTTP server with Nagle's algorithm off on the sockets it accepts, unless the operator chose
      * otherwise ({@code -Dsun.net.httpserver.nodelay}). It writes a response's headers and its body apart; with Nagle
      * on, the body waits until the client acknowledges the headers, and a client delays that acknowledgement up to
-     * 40 ms: every request on a kept-open connection (a Prometheus scrape, the dashboard's poll) took 44–46 ms instead
-     * of 3–4 (measured, 100 scrapes of /metrics). The JDK reads the property once, when its server is first used.
+     * 40 ms, so every request on a kept-open connection (a Prometheus scrape, the dashboard's poll) would wait for it
+     * ({@code MetricsEndpointTest}). The JDK reads the property once, when its server is first used.
      */
     public static HttpServer newHttpServer(InetSocketAddress address, int backlog) throws IOException {
         if (System.getProperty(NODELAY) == null) {

@@ -14,7 +14,7 @@ package io.nioproxy.loop;
  * <p>Threading: the loop thread only.
  */
 public final class TimerWheel {
-    /** 2^20 ns ≈ 1.05 ms per tick: finer than any timeout a user can set that is not 0. */
+    /** 2^20 ns ≈ 1.05 ms per tick: fine enough for timeouts given in milliseconds or more. */
     static final int TICK_SHIFT = 20;
     /** Slots: one turn of the wheel is about 1.07 s, just over the loop's longest select. */
     static final int SLOTS = 1024;

@@ -9,10 +9,9 @@ import java.nio.file.Path;
  * Lowers the scheduling priority (raises the nice value) of threads that share the loops' cores but must never hold
  * a loop up: the balancer's control and health-check threads, and the JVM's JIT compiler threads.
  *
- * <p>Why: a loop that finds a runnable thread of equal priority beside it on its core loses the core to it. Traced
- * on the yardstick's keep-alive load (one core, the loop 80% busy), a C2 compilation ran 3.4 ms in the middle of a
- * loop's turn and the control thread's timer ticks took the core 25 times a second: the loop had twice HAProxy's
- * involuntary context switches, and every request in flight waited them out. At nice 10 such a thread weighs a
+ * <p>Why: a loop that finds a runnable thread of equal priority beside it on its core loses the core to it. A C2
+ * compilation or a timer tick beside a busy loop takes the core for a scheduler slice, and every request in flight
+ * waits (docs/decisions/0005-background-priority.md). At nice 10 such a thread weighs a
  * tenth of a loop: it still runs whenever the loop sleeps, and gets a tenth of the core when both want it all.
  * HAProxy and nginx run one thread per core and have nothing to lower.
  *

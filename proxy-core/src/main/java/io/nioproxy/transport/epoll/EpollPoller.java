@@ -78,7 +78,7 @@ public final class EpollPoller implements Poller {
     private int queued;
     // Sized for a full batch in which every event ends a session (two descriptors each): growing it would be the one
     // branch of close() a warm-up with few clients never takes, compiled as a trap and hit by the first burst of
-    // closes under real load (measured: a deoptimisation when wrk closed its 64 connections at once). 8 KiB per loop.
+    // closes under real load (docs/decisions/0003-start-up-warm-up.md). 8 KiB per loop.
     private int[] pendingClose = new int[2 * MAX_EVENTS];
     private int pendingCloses;
     /**

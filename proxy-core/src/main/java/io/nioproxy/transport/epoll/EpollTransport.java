@@ -12,7 +12,7 @@ import java.net.InetSocketAddress;
 /**
  * Direct Linux calls through the JDK's foreign-function API ({@link Linux}; JDK 22+ on Linux): epoll, accept4,
  * socket, connect, read, write on bare descriptors. The same relay as java.nio's with about half the system calls
- * per connection (docs/decisions/0002-epoll-through-ffm.md).
+ * per connection (docs/decisions/0001-epoll-through-ffm.md).
  *
  * <p>Threading: stateless; any thread.
  */
