@@ -17,7 +17,7 @@
  *   javac -d /tmp/ring proxy-bench/experiments/RingProxy.java
  *   OURS_CMD="exec java -Dms=true --enable-native-access=ALL-UNNAMED -cp /tmp/ring RingProxy" \
  *     LOAD=rr bash proxy-bench/scripts/conn-events.sh ours
- * Results: docs/bench/io-uring-2026-11-26.txt and docs/benchmarks.md ("io_uring, measured").
+ * Results: docs/bench/2026-11-26/io-uring.txt and docs/benchmarks.md ("io_uring, measured").
  */
 import java.lang.foreign.*;
 import java.lang.invoke.*;

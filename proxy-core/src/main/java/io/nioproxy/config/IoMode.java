@@ -6,7 +6,7 @@ public enum IoMode {
     NIO,
     /**
      * Direct Linux calls through the JDK's foreign-function API (JDK 22+): accept4, socket, connect, read, write,
-     * epoll — the same relay with about a third fewer system calls per connection (docs/benchmarks.md).
+     * epoll — the same relay with about a third fewer system calls per connection (docs/decisions/0001-epoll-through-ffm.md).
      */
     EPOLL
 }

@@ -145,6 +145,7 @@ public final class HealthChecker {
         long now = System.nanoTime();
         boolean up = false;
         boolean down = false;
+        int inARow;
         Status s = status(b);
         synchronized (this) {
             s.inFlight = false;
@@ -155,6 +156,7 @@ public final class HealthChecker {
                 s.successes++;
                 up = b.state() == Backend.State.DOWN && s.successes >= config.rise()
                         && now - s.downSinceNanos >= config.holddownNanos();
+                inARow = s.successes;
             } else {
                 s.failed++;
                 s.last = failure;
@@ -164,12 +166,13 @@ public final class HealthChecker {
                 if (down) {
                     s.downSinceNanos = now;
                 }
+                inARow = s.failures;
             }
         }
         if (up) {
-            registry.markUp(b, config.rise() + " good checks");
+            registry.markUp(b, inARow + " good checks");
         } else if (down) {
-            registry.markDown(b, config.fall() + " failed checks, last: " + failure);
+            registry.markDown(b, inARow + " failed checks, last: " + failure);
             onDown(b);
         }
     }

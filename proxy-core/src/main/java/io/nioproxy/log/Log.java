@@ -16,6 +16,11 @@ public final class Log {
     private Log() {
     }
 
+    /** Where lines go from now on: standard error unless an embedding application (or a test) says otherwise. */
+    public static void output(PrintStream stream) {
+        out = stream;
+    }
+
     public static void info(String message) {
         line("INFO", message);
     }

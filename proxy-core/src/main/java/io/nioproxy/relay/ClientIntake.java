@@ -145,6 +145,7 @@ final class ClientIntake {
             s.close(Session.CloseReason.RESET);
             return;
         }
+        boolean filled = !buf.hasRemaining();
         buf.flip();
         int verdict = ProxyProtocolParser.signature(buf);
         if (verdict == ProxyProtocolParser.HEADER) {
@@ -173,7 +174,7 @@ final class ClientIntake {
         if (n < 0) {
             s.inputEnded(client);
         }
-        s.relayScreened(buf);
+        s.relayScreened(buf, filled);
     }
 
     /** Phase deadline: a trusted client's header, or an untrusted client's undecided first bytes, came too late. */

@@ -84,6 +84,7 @@ final class Connector {
             } catch (IOException | RuntimeException e) {
                 // Out of descriptors here, not a fault of the backend: no blame for it (passive health would
                 // otherwise take healthy backends out), no retry that would fail the same way; the client goes.
+                s.localFailure("cannot open a socket toward " + b.identity(), e);
                 localFailure();
                 return;
             }
@@ -101,6 +102,7 @@ final class Connector {
                 return;
             } catch (java.net.BindException e) {
                 // EADDRNOTAVAIL: out of local ports toward this backend — ours to fix, not the backend's
+                s.localFailure("no local port toward " + b.identity(), e);
                 s.closeChannel(backend, false);
                 backend.conn = null;
                 s.target.unreserve();

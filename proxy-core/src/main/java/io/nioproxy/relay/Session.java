@@ -420,18 +420,38 @@ public final class Session {
         timer.arm();
     }
 
-    /** From {@link ClientIntake}: the client's first bytes are not a header (or it ended): relay them. */
-    void relayScreened(ByteBuffer buf) {
+    /**
+     * From {@link ClientIntake}: the client's first bytes are not a header (or it ended): relay them as the pump
+     * would have — written at once, the buffer back to the pool if they all went, and the client read again only if
+     * that read filled the buffer (a read that did not drained the socket: another would return nothing).
+     *
+     * @param filled the last read filled the buffer: more may be waiting in the socket
+     */
+    void relayScreened(ByteBuffer buf, boolean filled) {
         if (buf.hasRemaining()) {
             client.bytesIn += buf.remaining();
             lastActiveNanos = loop.now();
-            client.pending = buf;
-            flushTo(backend); // writes them; reads the client on if they all went
+            try {
+                write(backend, buf, client.inputEnded || client.conn.inputEndsNext());
+            } catch (IOException e) {
+                buffers.give(buf);
+                outputFailed(backend);
+                return;
+            }
+            if (buf.hasRemaining()) {
+                client.pending = buf; // the backend is full: OP_WRITE on it, reading the client stops
+            } else {
+                buffers.give(buf);
+                if (filled && !client.inputEnded) {
+                    pump(client);
+                    return;
+                }
+            }
         } else {
             buffers.give(buf);
-            if (client.inputEnded) {
-                shutdownOutput(backend);
-            }
+        }
+        if (client.inputEnded && client.pending == null) {
+            shutdownOutput(backend);
         }
         if (state == RELAYING) {
             client.updateInterest();
@@ -497,6 +517,11 @@ public final class Session {
         }
         conn.close();
         leg.interest = 0;
+    }
+
+    /** From {@link Connector}: a connect could not start for a local reason; logged at most once a second per loop. */
+    void localFailure(String what, Exception cause) {
+        table.localFailure(what, cause);
     }
 
     /** From {@link SessionTimer}: an interim access-log line. */

@@ -2,6 +2,7 @@ package io.nioproxy.relay;
 
 import io.nioproxy.log.AccessLog;
 import io.nioproxy.log.Log;
+import io.nioproxy.log.LogLimiter;
 import io.nioproxy.loop.EventLoop;
 import io.nioproxy.loop.LoopService;
 import io.nioproxy.transport.Conn;
@@ -41,6 +42,7 @@ public final class SessionTable implements LoopService {
     private int sessionCount;
     private int sessions;
     private long nextId = 1;
+    private final LogLimiter localFailureLog = new LogLimiter(java.util.concurrent.TimeUnit.SECONDS.toNanos(1));
 
     public SessionTable(EventLoop loop) {
         this.loop = loop;
@@ -87,6 +89,18 @@ public final class SessionTable implements LoopService {
     void ended(Session s, Session.CloseReason reason) {
         accounting.ended(s, reason, loop.now());
         unlink(s);
+    }
+
+    /**
+     * From a session's {@code Connector}: a backend connect could not even start here (out of descriptors or local
+     * ports). The client is closed and counted ({@code nioproxy_local_connect_failures_total}); the log says so once
+     * a second at most, with how many it did not repeat.
+     */
+    void localFailure(String what, Exception cause) {
+        if (localFailureLog.allow(loop.now())) {
+            Log.warn(loop + ": " + what + " (" + cause.getMessage() + "): closing the client ("
+                    + localFailureLog.suppressed() + " more suppressed)");
+        }
     }
 
     /** From {@link SessionTimer}: a long session's interim access-log line. */

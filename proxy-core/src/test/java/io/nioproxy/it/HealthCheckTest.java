@@ -76,8 +76,9 @@ class HealthCheckTest {
         a.close();
         await("backend a marked down", Duration.ofSeconds(5), () -> ba.state() == Backend.State.DOWN);
         long ms = (System.nanoTime() - killed) / 1_000_000;
-        // fall x interval = 200 ms, plus one interval of phase and the check's own time
-        assertTrue(ms <= 800, "down after " + ms + " ms");
+        // fall x interval = 200 ms, plus one interval of phase and the check's own time; a busy machine delays the
+        // checks, never hastens them (HealthCountsTest checks that the count, not the clock, decides)
+        assertTrue(ms <= 3000, "down after " + ms + " ms");
         for (int i = 0; i < 10; i++) {
             try (Socket s = connect(p, null)) {
                 assertEquals("b", readLine(s.getInputStream()), "new connections avoid the down backend");

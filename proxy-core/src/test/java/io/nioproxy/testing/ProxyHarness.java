@@ -20,13 +20,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Starts balancers and backends for one test and checks, when it closes, that nothing was left behind: no
- * session, no pooled buffer in use, no socket (the process's descriptor count back to where it was).
+ * Starts balancers and backends for one test and checks, when it closes, that nothing was left behind: no session
+ * and no pooled buffer in use once the test's clients have gone — checked while its backends still run, so that a
+ * session stuck after its client left is found rather than ended by the harness closing the backend — then no
+ * socket descriptor more than before the test (none of slack: a leaked socket is a leak), the process's other
+ * descriptors back within a little of where they were (the JDK opens jars and files lazily), and no thread of a
+ * balancer still running.
  */
 public final class ProxyHarness implements AutoCloseable {
     private final List<Proxy> proxies = new ArrayList<>();
     private final List<AutoCloseable> others = new ArrayList<>();
     private final long fdBaseline = openFds();
+    private final long socketBaseline = openSockets();
 
     /** Starts a balancer on 127.0.0.1 (ephemeral port) with {@code keyValues} as proxy.* settings. */
     public Proxy start(String... keyValues) {
@@ -130,6 +135,7 @@ public final class ProxyHarness implements AutoCloseable {
     @Override
     public void close() throws Exception {
         try {
+            assertIdle(); // backends still running: a session the test's clients left behind is not ended for it
             for (AutoCloseable c : others) {
                 c.close();
             }
@@ -143,7 +149,17 @@ public final class ProxyHarness implements AutoCloseable {
             assertEquals(0, p.sessions(), "sessions after close");
             assertEquals(0, p.buffersInUse(), "buffers after close");
         }
-        // Descriptors: back to the baseline, allowing a little for files the JDK opens lazily (jar, random).
+        long[] sockets = {0};
+        try {
+            await("socket descriptors back to baseline " + socketBaseline, Duration.ofSeconds(10), () -> {
+                sockets[0] = openSockets();
+                return sockets[0] <= socketBaseline;
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError("socket leak: " + sockets[0] + " open, " + socketBaseline + " before the test: "
+                    + describeSockets(), e);
+        }
+        // Other descriptors: back to the baseline, allowing a little for files the JDK opens lazily (jar, random).
         long[] last = {0};
         try {
             await("descriptors back to baseline " + fdBaseline, Duration.ofSeconds(10), () -> {
@@ -153,5 +169,86 @@ public final class ProxyHarness implements AutoCloseable {
         } catch (AssertionError e) {
             throw new AssertionError("descriptor leak: " + last[0] + " open, baseline " + fdBaseline, e);
         }
+        if (!proxies.isEmpty()) {
+            try {
+                await("the balancers' threads ended", Duration.ofSeconds(10), () -> balancerThreads().isEmpty());
+            } catch (AssertionError e) {
+                throw new AssertionError("threads left running: " + balancerThreads(), e);
+            }
+        }
+    }
+
+    /**
+     * TCP socket descriptors of this process: {@code /proc/self/fd} entries that link to a {@code socket:[inode]}
+     * listed in {@code /proc/net/tcp} or {@code tcp6}. Unix-domain sockets the C library opens for itself (name
+     * service lookups) are not the balancer's and are not counted.
+     */
+    public static long openSockets() {
+        java.io.File[] fds = new java.io.File("/proc/self/fd").listFiles();
+        if (fds == null) {
+            return -1;
+        }
+        java.util.Set<String> tcp = new java.util.HashSet<>();
+        for (String table : new String[] {"tcp", "tcp6"}) {
+            try {
+                for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/net/" + table))) {
+                    String[] f = line.trim().split("\\s+");
+                    if (f.length > 9) {
+                        tcp.add(f[9]);
+                    }
+                }
+            } catch (IOException e) {
+                return -1;
+            }
+        }
+        long n = 0;
+        for (java.io.File fd : fds) {
+            try {
+                String target = java.nio.file.Files.readSymbolicLink(fd.toPath()).toString();
+                if (target.startsWith("socket:[") && tcp.contains(target.substring(8, target.length() - 1))) {
+                    n++;
+                }
+            } catch (IOException | UnsupportedOperationException e) {
+                // closed while listed
+            }
+        }
+        return n;
+    }
+
+    /** The process's sockets with what {@code /proc/net} says of each (for a leak's message). */
+    private static String describeSockets() {
+        StringBuilder sb = new StringBuilder();
+        java.io.File[] fds = new java.io.File("/proc/self/fd").listFiles();
+        for (java.io.File fd : fds == null ? new java.io.File[0] : fds) {
+            try {
+                String target = java.nio.file.Files.readSymbolicLink(fd.toPath()).toString();
+                if (!target.startsWith("socket:[")) {
+                    continue;
+                }
+                String inode = target.substring(8, target.length() - 1);
+                sb.append(" fd ").append(fd.getName()).append('=').append(target);
+                for (String table : new String[] {"tcp", "tcp6", "udp", "udp6", "unix", "netlink"}) {
+                    for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/net/" + table))) {
+                        if ((" " + line + " ").contains(" " + inode + " ")) {
+                            sb.append(" [").append(table).append(": ").append(line.trim()).append(']');
+                        }
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // closed while listed
+            }
+        }
+        return sb.toString();
+    }
+
+    /** Live threads a balancer starts (loops, control, health checks, admin, access log). */
+    private static List<String> balancerThreads() {
+        List<String> names = new ArrayList<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.isAlive() && t.getName().startsWith("nioproxy-") && !t.getName().startsWith("nioproxy-warmup")) {
+                names.add(t.getName());
+            }
+        }
+        return names;
     }
 }

@@ -72,7 +72,7 @@ class NioSocketOptionsTest {
         try (ServerSocketChannel probe = ServerSocketChannel.open()) {
             probe.bind(new InetSocketAddress(v6, 0));
         } catch (java.io.IOException noIpv6) {
-            return; // a host without IPv6 loopback: nothing to check
+            org.junit.jupiter.api.Assumptions.abort("no IPv6 loopback on this host: " + noIpv6); // reported as skipped
         }
         acceptedOptions(config(), v6, (accepted, peer) ->
                 assertInstanceOf(Inet6Address.class, ((InetSocketAddress) accepted.getRemoteAddress()).getAddress()));
