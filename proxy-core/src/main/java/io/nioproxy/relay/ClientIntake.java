@@ -60,24 +60,14 @@ final class ClientIntake {
     void readHeader() {
         Leg client = s.client;
         ByteBuffer buf = client.pending;
-        if (buf == null) {
-            buf = s.buffers.take();
-            if (buf == null) {
-                s.buffers.waitFor(client);
-                client.updateInterest();
-                return;
-            }
-        } else {
+        if (buf != null) {
             buf.compact(); // pending is kept in read mode; back to write mode to append
+        } else if ((buf = bufferOrWait()) == null) {
+            return;
         }
         client.pending = null;
-        int n;
-        try {
-            n = client.conn.read(buf);
-        } catch (IOException e) {
-            s.buffers.give(buf);
-            s.failed = client;
-            s.close(Session.CloseReason.RESET);
+        int n = read(buf);
+        if (n == RESET) {
             return;
         }
         if (n > 0 && !buf.hasRemaining()) {
@@ -128,21 +118,11 @@ final class ClientIntake {
         Leg client = s.client;
         ByteBuffer buf = screened;
         screened = null;
-        if (buf == null) {
-            buf = s.buffers.take();
-            if (buf == null) {
-                s.buffers.waitFor(client);
-                client.updateInterest();
-                return;
-            }
+        if (buf == null && (buf = bufferOrWait()) == null) {
+            return;
         }
-        int n;
-        try {
-            n = client.conn.read(buf);
-        } catch (IOException e) {
-            s.buffers.give(buf);
-            s.failed = client;
-            s.close(Session.CloseReason.RESET);
+        int n = read(buf);
+        if (n == RESET) {
             return;
         }
         boolean filled = !buf.hasRemaining();
@@ -175,6 +155,31 @@ final class ClientIntake {
             s.inputEnded(client);
         }
         s.relayScreened(buf, filled);
+    }
+
+    /** {@link #read}: the client reset; the session is closed. */
+    private static final int RESET = Integer.MIN_VALUE;
+
+    /** A pooled buffer, or null when the pool is empty: the client then waits for one, reading off. */
+    private ByteBuffer bufferOrWait() {
+        ByteBuffer buf = s.buffers.take();
+        if (buf == null) {
+            s.buffers.waitFor(s.client);
+            s.client.updateInterest();
+        }
+        return buf;
+    }
+
+    /** Reads the client into {@code buf}: bytes read, -1 at its end, or {@link #RESET} (buffer returned, closed). */
+    private int read(ByteBuffer buf) {
+        try {
+            return s.client.conn.read(buf);
+        } catch (IOException e) {
+            s.buffers.give(buf);
+            s.failed = s.client;
+            s.close(Session.CloseReason.RESET);
+            return RESET;
+        }
     }
 
     /** Phase deadline: a trusted client's header, or an untrusted client's undecided first bytes, came too late. */
