@@ -50,6 +50,11 @@ public final class NioPoller implements Poller, Consumer<SelectionKey> {
         selector = Selector.open();
     }
 
+    /** The selector now (it changes at a rebuild); for tests that make it return early, as the JDK bug does. */
+    Selector selector() {
+        return selector;
+    }
+
     /** Loop thread: registers {@code channel} (non-blocking) with {@code ops}; the key carries {@code handle}. */
     SelectionKey register(SelectableChannel channel, int ops, NioHandle handle) throws IOException {
         return channel.register(selector, ops, handle);
