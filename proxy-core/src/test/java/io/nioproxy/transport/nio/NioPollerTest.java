@@ -20,42 +20,51 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The java.nio poller's own duties: the selector rebuild keeps every registered socket working. */
 class NioPollerTest {
+    /** Registers {@code server} on {@code loop} with a handler that accepts, closes and counts; returns the poller. */
+    private static NioPoller registerAccepting(EventLoop loop, ListenSocket server, CountDownLatch accepted)
+            throws InterruptedException {
+        IoHandler handler = new IoHandler() {
+            @Override
+            public void onReady(int readyOps) {
+                try {
+                    Conn c = server.accept();
+                    if (c != null) {
+                        c.closeUnattached();
+                        accepted.countDown();
+                    }
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            }
+
+            @Override
+            public void onFailure(Throwable cause) {
+            }
+        };
+        CountDownLatch registered = new CountDownLatch(1);
+        NioPoller[] poller = new NioPoller[1];
+        loop.execute(l -> {
+            try {
+                server.register(l.poller(), handler);
+                poller[0] = (NioPoller) l.poller();
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+            registered.countDown();
+        });
+        assertTrue(registered.await(5, TimeUnit.SECONDS));
+        return poller[0];
+    }
+
     @Test
     void rebuildingTheSelectorKeepsEveryChannelWorking() throws Exception {
-        EventLoop loop = new EventLoop(9, new BufferPool(1024, 4096), null, io.nioproxy.transport.nio.NioTransport.INSTANCE, 0);
+        EventLoop loop = new EventLoop(9, new BufferPool(1024, 4096), null, NioTransport.INSTANCE, 0);
         loop.start();
         ListenSocket server = NioTransport.INSTANCE.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 io.nioproxy.testing.Props.listener(), false);
         try {
             CountDownLatch accepted = new CountDownLatch(2);
-            IoHandler handler = new IoHandler() {
-                @Override
-                public void onReady(int readyOps) {
-                    try {
-                        Conn c = server.accept();
-                        if (c != null) {
-                            c.closeUnattached();
-                            accepted.countDown();
-                        }
-                    } catch (IOException e) {
-                        throw new RuntimeException(e);
-                    }
-                }
-
-                @Override
-                public void onFailure(Throwable cause) {
-                }
-            };
-            CountDownLatch registered = new CountDownLatch(1);
-            loop.execute(l -> {
-                try {
-                    server.register(l.poller(), handler);
-                } catch (IOException e) {
-                    throw new RuntimeException(e);
-                }
-                registered.countDown();
-            });
-            assertTrue(registered.await(5, TimeUnit.SECONDS));
+            registerAccepting(loop, server, accepted);
             try (SocketChannel c = SocketChannel.open(server.localAddress())) {
                 c.write(ByteBuffer.wrap(new byte[1]));
             }
@@ -108,36 +117,7 @@ class NioPollerTest {
                 io.nioproxy.testing.Props.listener(), false);
         try {
             CountDownLatch accepted = new CountDownLatch(1);
-            IoHandler handler = new IoHandler() {
-                @Override
-                public void onReady(int readyOps) {
-                    try {
-                        Conn c = server.accept();
-                        if (c != null) {
-                            c.closeUnattached();
-                            accepted.countDown();
-                        }
-                    } catch (IOException e) {
-                        throw new RuntimeException(e);
-                    }
-                }
-
-                @Override
-                public void onFailure(Throwable cause) {
-                }
-            };
-            CountDownLatch registered = new CountDownLatch(1);
-            NioPoller[] poller = new NioPoller[1];
-            loop.execute(l -> {
-                try {
-                    server.register(l.poller(), handler);
-                    poller[0] = (NioPoller) l.poller();
-                } catch (IOException e) {
-                    throw new RuntimeException(e);
-                }
-                registered.countDown();
-            });
-            assertTrue(registered.await(5, TimeUnit.SECONDS));
+            NioPoller[] poller = {registerAccepting(loop, server, accepted)};
             java.nio.channels.Selector first = poller[0].selector();
             // the loop sleeps up to a second in select: wake its selector directly, over and over (bounded)
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
