@@ -156,11 +156,6 @@ public final class EventLoop implements Dispatcher, Runnable {
         timers.cancel(timer);
     }
 
-    /** Loop thread: timers scheduled now. */
-    public int timersScheduled() {
-        return timers.size();
-    }
-
     /**
      * Any thread: run {@code task} on the loop.
      *
