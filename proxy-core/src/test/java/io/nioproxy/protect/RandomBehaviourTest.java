@@ -21,6 +21,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
 
 import static io.nioproxy.testing.ProxyHarness.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -90,24 +91,28 @@ class RandomBehaviourTest {
         }
     }
 
-    /** Writes {@code total} bytes of {@code stream} in random chunks with random short pauses; stops at {@code stopAt}. */
-    private static long write(OutputStream out, Stream stream, int total, int stopAt, SplittableRandom r)
-            throws IOException {
-        long sent = 0;
+    /**
+     * Writes {@code total} bytes of {@code stream} in random chunks with random short pauses; stops at {@code stopAt}.
+     * {@code sent} learns the count before each chunk is written: a write that fails part-way may still have handed
+     * some of its chunk to the kernel, so the count it reports is an upper bound of what the peer can receive.
+     */
+    private static void write(OutputStream out, Stream stream, int total, int stopAt, SplittableRandom r,
+                              LongConsumer sent) throws IOException {
+        long sentSoFar = 0;
         byte[] chunk = new byte[16 << 10];
-        while (sent < Math.min(total, stopAt)) {
-            int n = (int) Math.min(Math.min(total, stopAt) - sent, 1 + r.nextInt(chunk.length));
+        while (sentSoFar < Math.min(total, stopAt)) {
+            int n = (int) Math.min(Math.min(total, stopAt) - sentSoFar, 1 + r.nextInt(chunk.length));
             for (int i = 0; i < n; i++) {
                 chunk[i] = stream.next();
             }
+            sentSoFar += n;
+            sent.accept(sentSoFar);
             out.write(chunk, 0, n);
             out.flush();
-            sent += n;
             if (r.nextInt(8) == 0) {
                 sleepQuietly(r.nextInt(3));
             }
         }
-        return sent;
     }
 
     /** Reads to the end, checking every byte; returns the count. A reset ends it too (reported through the flag). */
@@ -154,11 +159,13 @@ class RandomBehaviourTest {
                 }
                 OutputStream out = s.getOutputStream();
                 if (script.kind() == Script.BACKEND_RESET) {
-                    result.downSent = write(out, new Stream(seed, false), script.downBytes(), script.resetAt(), r);
+                    write(out, new Stream(seed, false), script.downBytes(), script.resetAt(), r,
+                            v -> result.downSent = v);
                     s.setSoLinger(true, 0);
                     s.close();
                 } else {
-                    result.downSent = write(out, new Stream(seed, false), script.downBytes(), Integer.MAX_VALUE, r);
+                    write(out, new Stream(seed, false), script.downBytes(), Integer.MAX_VALUE, r,
+                            v -> result.downSent = v);
                     s.shutdownOutput();
                 }
             } catch (IOException e) {
@@ -191,11 +198,13 @@ class RandomBehaviourTest {
                     sleepQuietly(r.nextInt(5));
                 }
                 if (script.kind() == Script.CLIENT_RESET) {
-                    result.upSent = write(out, new Stream(seed, true), script.upBytes(), script.resetAt(), r);
+                    write(out, new Stream(seed, true), script.upBytes(), script.resetAt(), r,
+                            v -> result.upSent = v);
                     s.setSoLinger(true, 0);
                     s.close();
                 } else {
-                    result.upSent = write(out, new Stream(seed, true), script.upBytes(), Integer.MAX_VALUE, r);
+                    write(out, new Stream(seed, true), script.upBytes(), Integer.MAX_VALUE, r,
+                            v -> result.upSent = v);
                     s.shutdownOutput();
                 }
             } catch (IOException e) {
