@@ -43,6 +43,8 @@ class DnsDiscoveryTest {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             try {
                 ChildBalancer.awaitAccepting(p, null);
+                long idle = ChildBalancer.sockets(p);
+                assertTrue(idle >= 1, "listening sockets (one per loop with SO_REUSEPORT): " + idle);
                 assertEquals(Set.of("at-2"), reached(port, 4));
 
                 Files.writeString(hosts, "127.0.0.3 backends.test\n");
@@ -50,6 +52,8 @@ class DnsDiscoveryTest {
 
                 Files.writeString(hosts, "127.0.0.2 backends.test\n127.0.0.3 backends.test\n");
                 assertTrue(eventually(port, Set.of("at-2", "at-3")), "every address of the name is a backend");
+                // backends that left the name took their sessions' sockets with them; nothing is left behind
+                ChildBalancer.awaitSockets(p, idle, "after every client left");
             } finally {
                 p.toHandle().destroy();
                 assertTrue(p.waitFor(20, TimeUnit.SECONDS));

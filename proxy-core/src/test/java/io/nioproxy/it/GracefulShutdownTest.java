@@ -34,6 +34,8 @@ class GracefulShutdownTest {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             List<String> tail = new ArrayList<>();
             ChildBalancer.awaitAccepting(p, tail);
+            long idle = ChildBalancer.sockets(p);
+            assertTrue(idle >= 1, "listening sockets (one per loop with SO_REUSEPORT): " + idle);
             int sessions = 200;
             Socket[] clients = new Socket[sessions];
             for (int i = 0; i < sessions; i++) {
@@ -41,6 +43,7 @@ class GracefulShutdownTest {
                 clients[i].setSoTimeout(15_000);
                 assertEquals('b', clients[i].getInputStream().read());
             }
+            ChildBalancer.awaitSockets(p, idle + 2 * sessions, "two legs per session before SIGTERM");
             long[] closedAtMs = new long[sessions];
             Thread[] readers = new Thread[sessions];
             long sigterm = System.nanoTime();

@@ -172,7 +172,8 @@ class FaultsTest {
 
     /**
      * Out of descriptors (the balancer in a child JVM under ulimit -n 256): accepting pauses instead of spinning,
-     * the sessions already open keep working, and new clients are served again once descriptors free up.
+     * the sessions already open keep working, new clients are served again once descriptors free up, and the balancer
+ * holds no socket more than its listener once every client has gone.
      */
     @Test
     void outOfDescriptorsPausesAcceptingWithoutSpinningAndRecovers() throws Exception {
@@ -187,6 +188,8 @@ class FaultsTest {
             try {
                 List<String> lines = new ArrayList<>();
                 ChildBalancer.awaitAccepting(p, lines);
+                long idle = ChildBalancer.sockets(p); // the listener
+                assertEquals(1, idle, "one listening socket before any client");
                 List<Socket> early = new ArrayList<>();
                 for (int i = 0; i < 10; i++) {
                     Socket s = new Socket(InetAddress.getLoopbackAddress(), port);
@@ -194,6 +197,7 @@ class FaultsTest {
                     assertEquals("b", readLine(s.getInputStream()));
                     early.add(s);
                 }
+                ChildBalancer.awaitSockets(p, idle + 2 * early.size(), "ten sessions, two legs each");
                 // flood: far more clients than 256 descriptors allow; the kernel queues them in the backlog
                 for (int i = 0; i < 300; i++) {
                     Socket s = new Socket();
@@ -228,6 +232,8 @@ class FaultsTest {
                 for (Socket s : early) {
                     s.close();
                 }
+                // every socket opened while descriptors ran out (accepted clients, failed backend connects) is closed
+                ChildBalancer.awaitSockets(p, idle, "after every client left");
             } finally {
                 for (Socket s : clients) {
                     s.close();

@@ -3,6 +3,7 @@ package io.nioproxy.protect;
 import io.nioproxy.Proxy;
 import io.nioproxy.balance.Backend;
 import io.nioproxy.config.Settings;
+import io.nioproxy.testing.ProxyHarness;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,6 +14,7 @@ import java.net.Socket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
+import java.util.Set;
 
 /**
  * Run inside a network namespace whose {@code ip_local_port_range} has ten ports ({@link PortExhaustionTest}): a
@@ -51,6 +53,7 @@ public final class PortExhaustionScenario {
         p.setProperty("proxy.workers", "1");
         Proxy proxy = Proxy.start(Settings.from(p).build());
         int port = proxy.listeners().get(0).boundAddress().getPort();
+        long idleSockets = ProxyHarness.openSockets(Set.of()); // the backend's listener and the balancer's
         List<Socket> served = new ArrayList<>();
         int refused = 0;
         long slowestRefusalMs = 0;
@@ -89,14 +92,21 @@ public final class PortExhaustionScenario {
         }
         long local = proxy.listeners().get(0).route().localFailures();
         long blamed = b.connectFailures();
-        System.out.println("served=" + (served.size() + 5) + " refused=" + refused + " localFailures=" + local
-                + " backendFailures=" + blamed + " backendState=" + stateAfter + " slowestRefusalMs=" + slowestRefusalMs
-                + " again=" + again);
-        boolean ok = served.size() + 5 == 10 && refused == 10 && local == 10 && blamed == 0
-                && stateAfter.equals("up") && slowestRefusalMs < 1000 && "b".equals(again);
+        int servedCount = served.size() + 5;
         for (Socket s : served) {
             s.close();
         }
+        // no socket of a failed connect (nor of any session) is left: back to the two listeners, exactly
+        long sockets = ProxyHarness.openSockets(Set.of());
+        for (int i = 0; i < 100 && sockets != idleSockets; i++) {
+            Thread.sleep(100);
+            sockets = ProxyHarness.openSockets(Set.of());
+        }
+        System.out.println("served=" + servedCount + " refused=" + refused + " localFailures=" + local
+                + " backendFailures=" + blamed + " backendState=" + stateAfter + " slowestRefusalMs=" + slowestRefusalMs
+                + " again=" + again + " socketsAfter=" + sockets + "/" + idleSockets);
+        boolean ok = servedCount == 10 && refused == 10 && local == 10 && blamed == 0
+                && stateAfter.equals("up") && slowestRefusalMs < 1000 && "b".equals(again) && sockets == idleSockets;
         proxy.close();
         backend.close();
         System.exit(ok ? 0 : 1);

@@ -49,6 +49,7 @@ class PortExhaustionTest {
             System.out.println("port exhaustion: " + result);
             assertEquals(0, p.exitValue(), result);
             assertTrue(result.contains("served=10 refused=10 localFailures=10 backendFailures=0 backendState=up"), result);
+            assertTrue(result.matches(".* socketsAfter=(\\d+)/\\1$"), "sockets back to the listeners: " + result);
         } finally {
             run("ip", "netns", "del", ns);
         }

@@ -40,6 +40,25 @@ public final class ChildBalancer {
         return System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
     }
 
+    /** TCP socket descriptors the child holds (see {@link ProxyHarness#openSockets(String, java.util.Set)}). */
+    public static long sockets(Process p) {
+        return ProxyHarness.openSockets("/proc/" + p.pid(), java.util.Set.of());
+    }
+
+    /**
+     * Waits until the child holds exactly {@code expected} TCP sockets: no slack, since a socket more is a leak and a
+     * socket fewer a session cut. Fails with the last count.
+     */
+    public static void awaitSockets(Process p, long expected, String what) {
+        long[] last = {-1};
+        try {
+            ProxyHarness.await(what + ": " + expected + " sockets in the balancer", java.time.Duration.ofSeconds(10),
+                    () -> (last[0] = sockets(p)) == expected);
+        } catch (AssertionError e) {
+            throw new AssertionError(what + ": the balancer holds " + last[0] + " TCP sockets, expected " + expected, e);
+        }
+    }
+
     /**
      * Reads the child's merged output up to the line saying it accepts clients, then drains the rest on a daemon
      * thread into {@code rest} (may be null) so the child never blocks on a full pipe.

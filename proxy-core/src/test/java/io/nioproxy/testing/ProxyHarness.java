@@ -196,14 +196,20 @@ public final class ProxyHarness implements AutoCloseable {
      * counted.
      */
     public static long openSockets(java.util.Set<Integer> ignoredPorts) {
-        java.io.File[] fds = new java.io.File("/proc/self/fd").listFiles();
+        return openSockets("/proc/self", ignoredPorts);
+    }
+
+    /** {@link #openSockets(java.util.Set)} of another process: {@code proc} is its {@code /proc/<pid>}. */
+    public static long openSockets(String proc, java.util.Set<Integer> ignoredPorts) {
+        java.io.File[] fds = new java.io.File(proc + "/fd").listFiles();
         if (fds == null) {
             return -1;
         }
         java.util.Set<String> tcp = new java.util.HashSet<>();
         for (String table : new String[] {"tcp", "tcp6"}) {
             try {
-                for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/net/" + table))) {
+                // the process's own network namespace: a child in a namespace the test made has its own table
+                for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(proc + "/net/" + table))) {
                     String[] f = line.trim().split("\\s+");
                     if (f.length > 9 && f[1].contains(":") && !f[0].startsWith("sl")) {
                         int port = Integer.parseInt(f[1].substring(f[1].indexOf(':') + 1), 16);
