@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Chart of a soak's samples (SoakTest's CSV): sessions, RSS, descriptors and heap over time, one panel each, with
+"""Chart of a soak's samples (SoakTest's CSV): sessions, RSS, descriptors and pooled buffers over time, one panel each, with
 the moments backends were killed, drained and restored marked. usage: soak-chart.py SOAK.csv OUT.svg"""
 import csv, sys
 
@@ -11,7 +11,7 @@ def main():
     series = [('sessions open', [int(r['sessions']) for r in rows], ''),
               ('RSS (MiB)', [int(r['rss_kb']) / 1024 for r in rows], ''),
               ('descriptors', [int(r['fds']) for r in rows], ''),
-              ('heap used (MiB)', [int(r['heap_used_mb']) for r in rows], '')]
+              ('pooled buffers in use', [int(r['buffers_in_use']) for r in rows], '')]
     w, ph, left, top = 820, 150, 70, 40
     h = top + len(series) * (ph + 30) + 40
     tmax = max(t) or 1

@@ -1,8 +1,6 @@
 package io.nioproxy.it;
 
-import io.nioproxy.Proxy;
-import io.nioproxy.balance.Backend;
-import io.nioproxy.balance.BackendRegistry;
+import io.nioproxy.testing.ChildBalancer;
 import io.nioproxy.testing.ProxyHarness;
 import io.nioproxy.testing.TcpServer;
 import org.java_websocket.WebSocket;
@@ -45,7 +43,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code seconds / 8} (at most 30 s), and one backend is drained and brought back. Every session checks every byte it
  * gets back; a session may end early only if its own backend was killed while it ran. At the end sessions, buffers,
  * socket descriptors and threads are back to nothing (the harness) and the heap to its baseline; samples of sessions,
- * RSS, descriptors and heap go to {@code target/soak-MODE.csv} for the chart in {@code docs/benchmarks.md}.
+ * RSS, descriptors and pooled buffers go to {@code target/soak-MODE.csv} for the chart in {@code docs/benchmarks.md}.
+ * The long run puts the balancer in a child JVM ({@link SoakSubject.Child}) so that RSS and descriptors are its own.
  */
 class SoakTest {
     private static final int SECONDS = Integer.getInteger("nioproxy.soak.seconds", 90);
@@ -56,6 +55,8 @@ class SoakTest {
      * says whether the server received the message, to tell which.
      */
     private static final boolean WITH_WS = Boolean.getBoolean("nioproxy.soak.ws");
+    /** The balancer in a child JVM (see {@link SoakSubject}): the long run's form, for the balancer's own RSS. */
+    private static final boolean CHILD = Boolean.getBoolean("nioproxy.soak.child");
     private static final int WS_CLIENTS = WITH_WS ? 60 : 0;
     /** Every message a WebSocket backend received (for a stall's diagnosis). */
     private static final java.util.Set<String> SERVER_RECEIVED = ConcurrentHashMap.newKeySet();
@@ -308,12 +309,12 @@ class SoakTest {
     }
 
     /** Bulk sessions: 1–4 MiB through an echo backend, every byte checked on the way back. */
-    private void bulkClient(Proxy p, long seed) {
+    private void bulkClient(int port, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         while (running) {
             long start = System.nanoTime();
             String backend = null;
-            try (Socket s = ProxyHarness.connect(p, null)) {
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
                 s.setSoTimeout(10_000);
                 backend = ProxyHarness.readLine(s.getInputStream());
                 int size = (1 << 20) + r.nextInt(3 << 20);
@@ -375,12 +376,12 @@ class SoakTest {
     }
 
     /** Short-lived sessions: connect, a line each way, close. */
-    private void shortClient(Proxy p) {
+    private void shortClient(int port) {
         int i = 0;
         while (running) {
             long start = System.nanoTime();
             String backend = null;
-            try (Socket s = ProxyHarness.connect(p, null)) {
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
                 s.setSoTimeout(10_000);
                 backend = ProxyHarness.readLine(s.getInputStream());
                 String line = "short " + i++;
@@ -401,17 +402,13 @@ class SoakTest {
         }
     }
 
-    private static long rssKb() {
+    /** Sessions plus pooled buffers in use: zero when the balancer holds nothing. */
+    private static long sessionsAndBuffers(SoakSubject p) {
         try {
-            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (l.startsWith("VmRSS:")) {
-                    return Long.parseLong(l.replaceAll("[^0-9]", ""));
-                }
-            }
+            return p.sessions() + p.buffersInUse();
         } catch (IOException e) {
-            // not Linux
+            throw new java.io.UncheckedIOException(e);
         }
-        return -1;
     }
 
     private static long heapUsedAfterGcMb() {
@@ -444,29 +441,23 @@ class SoakTest {
             }
             String wsList = String.join(",", ws.stream().map(Member::address).toList());
             String tcpList = String.join(",", tcp.stream().map(Member::address).toList());
-            Proxy p = h.start("proxy.listeners", "tcp,ws", "proxy.listener.tcp.listen", "127.0.0.1:0",
-                    "proxy.listener.tcp.backends", tcpList, "proxy.listener.ws.listen", "127.0.0.1:0",
-                    "proxy.listener.ws.backends", wsList, "proxy.health.interval", "300ms",
-                    "proxy.health.timeout", "300ms", "proxy.health.fall", "2", "proxy.health.rise", "2",
-                    "proxy.health.holddown", "1s", "proxy.balance", "least-conn",
-                    // a killed backend library may leave a connection it accepted open and silent: such a half-closed
-                    // session ends at this timeout
-                    "proxy.halfclosed.timeout", "5s");
-            String mode = p.config().io().name().toLowerCase(java.util.Locale.ROOT);
+            SoakSubject p = h.add(CHILD ? new SoakSubject.Child(tcpList, wsList)
+                    : new SoakSubject.InProcess(h, tcpList, wsList));
+            long childSockets = p.inProcess() ? 0 : ChildBalancer.sockets(((SoakSubject.Child) p).process());
+            String mode = p.mode();
             Path csv = Path.of("target", "soak-" + mode + ".csv");
             Files.createDirectories(csv.getParent());
-            int wsPort = p.listener("ws").boundAddress().getPort();
-            URI uri = URI.create("ws://127.0.0.1:" + wsPort + "/");
+            URI uri = URI.create("ws://127.0.0.1:" + p.port("ws") + "/");
             for (int i = 0; i < WS_CLIENTS; i++) {
                 long seed = i;
                 threads.add(new Thread(() -> wsClient(uri, seed), "soak-ws-" + i));
             }
             for (int i = 0; i < BULK_CLIENTS; i++) {
                 long seed = 1000 + i;
-                threads.add(new Thread(() -> bulkClient(p, seed), "soak-bulk-" + i));
+                threads.add(new Thread(() -> bulkClient(p.port("tcp"), seed), "soak-bulk-" + i));
             }
             for (int i = 0; i < SHORT_CLIENTS; i++) {
-                threads.add(new Thread(() -> shortClient(p), "soak-short-" + i));
+                threads.add(new Thread(() -> shortClient(p.port("tcp")), "soak-short-" + i));
             }
             threads.forEach(Thread::start);
 
@@ -478,10 +469,9 @@ class SoakTest {
             int killed = 0;
             boolean drained = false;
             boolean restored = false;
-            BackendRegistry tcpRegistry = p.listener("tcp").registry();
             Member drainedMember = tcp.get(2);
             try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv))) {
-                out.println("seconds,sessions,rss_kb,fds,heap_used_mb,ws_messages,bulk_mib,short_sessions,event");
+                out.println("seconds,sessions,rss_kb,fds,buffers_in_use,ws_messages,bulk_mib,short_sessions,event");
                 while (System.nanoTime() < end) {
                     long now = System.nanoTime();
                     String event = "";
@@ -504,18 +494,17 @@ class SoakTest {
                         nextKill += killEvery;
                     }
                     if (!drained && now - start > (end - start) / 3) {
-                        tcpRegistry.drain(drainedMember.address(), Long.MAX_VALUE);
+                        p.drain(drainedMember.address());
                         drained = true;
                         event += " drained " + drainedMember.name;
                     } else if (drained && !restored && now - start > 2 * (end - start) / 3) {
-                        tcpRegistry.add(new InetSocketAddress("127.0.0.1", drainedMember.port), 1, "soak");
+                        p.restore(drainedMember.address());
                         restored = true;
                         event += " restored " + drainedMember.name;
                     }
                     if (now >= nextSample || !event.isEmpty()) {
-                        var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
-                        out.printf("%d,%d,%d,%d,%d,%d,%d,%d,%s%n", (now - start) / 1_000_000_000L, p.sessions(), rssKb(),
-                                ProxyHarness.openFds(), heap.getUsed() >> 20, wsMessages.get(), bulkBytes.get() >> 20,
+                        out.printf("%d,%d,%d,%d,%d,%d,%d,%d,%s%n", (now - start) / 1_000_000_000L, p.sessions(),
+                                p.rssKb(), p.descriptors(), p.buffersInUse(), wsMessages.get(), bulkBytes.get() >> 20,
                                 shortSessions.get(), event.trim());
                         out.flush();
                         nextSample = now + TimeUnit.SECONDS.toNanos(5);
@@ -540,16 +529,19 @@ class SoakTest {
             assertTrue(wsSessions.get() >= WS_CLIENTS && shortSessions.get() > 100 && bulkBytes.get() > (8 << 20),
                     "traffic of every kind: " + wsSessions + " WebSocket sessions (" + wsMessages + " messages), "
                             + shortSessions + " short sessions, " + (bulkBytes.get() >> 20) + " MiB of bulk");
-            Backend restoredBackend = tcpRegistry.find(drainedMember.address());
-            assertEquals(Backend.State.UP, restoredBackend.state(), "the drained backend is back in rotation");
-            await("sessions all ended", Duration.ofSeconds(30), () -> p.sessions() == 0);
+            assertEquals("up", p.state(drainedMember.address()), "the drained backend is back in rotation");
+            await("sessions all ended", Duration.ofSeconds(30), () -> sessionsAndBuffers(p) == 0);
+            if (!p.inProcess()) {
+                // the harness counts this JVM's sockets; the child's are counted here: its listeners alone
+                ChildBalancer.awaitSockets(((SoakSubject.Child) p).process(), childSockets, "after the soak");
+            }
             System.out.printf("soak %s: %d s, %d WebSocket sessions, %d messages, %d short sessions, %d MiB bulk, "
                             + "%d sessions cut by a kill of their backend, %d kills%n", mode, SECONDS, wsSessions.get(),
                     wsMessages.get(), shortSessions.get(), bulkBytes.get() >> 20, cutByKill.get(), killed);
         } finally {
             running = false;
         }
-        long heapAfter = heapUsedAfterGcMb();
+        long heapAfter = heapUsedAfterGcMb(); // this JVM's: the balancer's own when it runs in it
         assertTrue(heapAfter <= heapBefore + 32, "heap after the soak " + heapAfter + " MB, before " + heapBefore + " MB");
     }
 }
