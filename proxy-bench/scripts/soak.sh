@@ -11,6 +11,5 @@ jvm=()
 if [ -n "${JAVA:-}" ]; then jvm=(-Djvm="$JAVA"); fi
 mvn -B -q -o -pl proxy-core surefire:test -Dtest=SoakTest -Dnioproxy.soak.seconds="$secs" -Dnioproxy.soak.ws="${WS:-true}" -Dnioproxy.soak.child="${CHILD:-true}" "${jvm[@]}" \
   -Dsurefire.failIfNoSpecifiedTests=false | grep -E "soak |Tests run|FAIL" || true
-for csv in proxy-core/target/soak-*.csv; do
-  python3 proxy-bench/scripts/soak-chart.py "$csv" "${csv%.csv}.svg"
-done
+csv=$(ls -t proxy-core/target/soak-*.csv | head -1) # this run's
+python3 proxy-bench/scripts/soak-chart.py "$csv" "${csv%.csv}.svg"

@@ -128,8 +128,16 @@ public final class Main {
 
     public static void logListeners(Proxy proxy) {
         for (var l : proxy.listeners()) {
-            Log.info("listener " + l.config().name() + " accepting on " + l.boundAddress() + ", "
-                    + l.backends().size() + " backends, balance " + l.config().balance().configName());
+            var sni = l.config().sni();
+            if (l.config().pool()) {
+                Log.info("pool " + l.config().name() + ": " + l.backends().size() + " backends, balance "
+                        + l.config().balance().configName());
+            } else {
+                Log.info("listener " + l.config().name() + " accepting on " + l.boundAddress() + ", "
+                        + (sni == null ? l.backends().size() + " backends, balance " + l.config().balance().configName()
+                        : "routing by TLS server name: " + sni.rules().patterns() + ", default "
+                        + (sni.defaultPool() == null ? "its own backends" : "pool " + sni.defaultPool())));
+            }
         }
     }
 

@@ -17,6 +17,9 @@ import io.nioproxy.relay.Session;
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ListenerConfig;
 import io.nioproxy.config.ProxyConfig;
+import io.nioproxy.config.SniConfig;
+import io.nioproxy.relay.Route;
+import io.nioproxy.relay.SniRoutes;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.loop.EventLoop;
 import io.nioproxy.relay.SessionTable;
@@ -96,6 +99,7 @@ public final class Proxy implements ProxyView, AutoCloseable {
                 l.route().globalLimit(p.globalActive, config.maxConnGlobal());
                 p.listeners.add(l);
             }
+            p.routeByName();
             beforeListening.run();
             for (Listener l : p.listeners) {
                 l.bind(p.transport, p.loops, p.tables, config.acceptMode());
@@ -113,6 +117,18 @@ public final class Proxy implements ProxyView, AutoCloseable {
             throw e;
         }
         return p;
+    }
+
+    /** Each listener with {@code sni.routes} gets its rules resolved to the routes of its pools. */
+    private void routeByName() {
+        for (Listener l : listeners) {
+            SniConfig sni = l.config().sni();
+            if (sni != null) {
+                Route fallback = sni.defaultPool() == null ? l.route() : listener(sni.defaultPool()).route();
+                l.route().routeByName(new SniRoutes(sni.rules().map(pool -> listener(pool).route()), fallback,
+                        sni.timeoutNanos(), sni.maxBytes()));
+            }
+        }
     }
 
     private void startLoops() {

@@ -41,14 +41,15 @@ import java.util.concurrent.Executors;
  * GET  /connections[?backend=H:P][&amp;client=IP]    live sessions as JSON; POST /connections/close?client=IP or ?id=N
  * GET  /api/history                              the dashboard's samples (last 5 minutes, one a second)
  * GET  /healthz                                  200 "ok" once the listeners are bound
- * GET  /backends[?listener=NAME]                 [{listener, address, state, active, weight, sessions, ...}]
+ * GET  /backends[?listener=NAME]                 [{listener, kind, address, state, active, weight, sessions, ...}]
  * POST /backends?address=H:P[&amp;weight=W][&amp;listener=NAME]          add (or re-weight and bring back)
  * POST /backends/drain?address=H:P[&amp;timeout=30s][&amp;listener=NAME]  no new clients; sessions end or hit the deadline
  * POST /backends/remove?address=H:P[&amp;listener=NAME]               no new clients; leaves once its sessions ended
  * POST /backends/weight?address=H:P&amp;weight=W[&amp;listener=NAME]       new weight
  * </pre>
- * {@code listener} may be left out when there is one listener. Errors: 400 (bad request) or 404 (unknown backend or
- * listener), with {@code {"error": "..."}}.
+ * {@code listener} may be left out when there is one listener and no pool; {@code pool=NAME} is the same parameter
+ * for a pool ({@code kind} tells them apart in {@code /backends}). Errors: 400 (bad request) or 404 (unknown backend,
+ * listener or pool), with {@code {"error": "..."}}.
  *
  * <p>Bind it to a loopback or management address: it has no authentication.
  */
@@ -196,8 +197,13 @@ public final class AdminServer {
                     sb.append(',');
                 }
                 sb.append("{\"id\":").append(r.id())
-                        .append(",\"listener\":").append(Json.string(r.listener()))
-                        .append(",\"client\":").append(Json.string(r.client()))
+                        .append(",\"listener\":").append(Json.string(r.listener()));
+                if (r.pool() != null) {
+                    sb.append(",\"pool\":").append(Json.string(r.pool()))
+                            .append(",\"server_name\":").append(r.serverName() == null ? "null"
+                                    : Json.string(r.serverName()));
+                }
+                sb.append(",\"client\":").append(Json.string(r.client()))
                         .append(",\"backend\":").append(r.backend() == null ? "null" : Json.string(r.backend()))
                         .append(",\"state\":").append(Json.string(r.state()))
                         .append(",\"age_seconds\":").append(r.ageMillis() / 1000.0)
@@ -222,7 +228,8 @@ public final class AdminServer {
             throw new BadRequest(400, "id=" + id + ": expected a session id");
         }
         return s -> (backend == null || (s.backend() != null && s.relaying() && s.backend().identity().equals(backend)))
-                && (listener == null || s.route().config().name().equals(listener))
+                && (listener == null || s.front().config().name().equals(listener)
+                        || s.route().config().name().equals(listener))
                 && (wantedId < 0 || s.id() == wantedId)
                 && (client == null || matchesClient(s, client));
     }
@@ -252,6 +259,7 @@ public final class AdminServer {
             boolean firstPoint = true;
             for (History.Point p : s.points()) {
                 sb.append(firstPoint ? "" : ",").append("{\"listener\":").append(Json.string(p.listener()))
+                        .append(",\"pool\":").append(p.pool())
                         .append(",\"backend\":").append(Json.string(p.backend()))
                         .append(",\"state\":").append(Json.string(p.state()))
                         .append(",\"active\":").append(p.active())
@@ -288,7 +296,7 @@ public final class AdminServer {
         ex.getRequestBody().readAllBytes();
         if (path.equals("/backends") || path.equals("/backends/")) {
             if (method.equals("GET")) {
-                return new Reply(200, list(q.get("listener")));
+                return new Reply(200, list(q.containsKey("pool") ? q.get("pool") : q.get("listener")));
             }
             if (method.equals("POST") || method.equals("PUT")) {
                 return add(q);
@@ -321,6 +329,7 @@ public final class AdminServer {
                 }
                 sb.append('{')
                         .append("\"listener\":").append(Json.string(l.config().name()))
+                        .append(",\"kind\":").append(Json.string(l.config().pool() ? "pool" : "listener"))
                         .append(",\"address\":").append(Json.string(b.identity()))
                         .append(",\"state\":").append(Json.string(b.removed() ? "removed" : b.state().label()))
                         .append(",\"active\":").append(b.active())
@@ -384,12 +393,13 @@ public final class AdminServer {
         return new Reply(200, "{\"address\":" + Json.string(b.identity()) + ",\"weight\":" + b.weight() + "}");
     }
 
+    /** The backends of {@code listener=NAME} or {@code pool=NAME} (either names either: names are unique). */
     private BackendRegistry registry(Map<String, String> q) {
-        String name = q.get("listener");
+        String name = q.containsKey("pool") ? q.get("pool") : q.get("listener");
         List<Listener> all = proxy.listeners();
         if (name == null) {
             if (all.size() != 1) {
-                throw new BadRequest(400, "several listeners: give listener=NAME");
+                throw new BadRequest(400, "several listeners or pools: give listener=NAME or pool=NAME");
             }
             return all.get(0).registry();
         }
@@ -398,7 +408,7 @@ public final class AdminServer {
                 return l.registry();
             }
         }
-        throw new BadRequest(404, "no listener " + name);
+        throw new BadRequest(404, "no listener or pool " + name);
     }
 
     private static HostPort hostPort(Map<String, String> q) {

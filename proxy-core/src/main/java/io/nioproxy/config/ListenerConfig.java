@@ -5,10 +5,12 @@ import io.nioproxy.balance.BalancePolicy;
 import java.util.List;
 
 /**
- * The resolved settings of one listener. Immutable; built once at start by {@link Settings}.
+ * The resolved settings of one listener, or of one pool: a pool is what is behind a listener's accept (backends, their
+ * choice, checks and connects) without an address of its own; listeners send clients to it by TLS server name.
+ * Immutable; built once at start by {@link Settings}.
  *
  * @param name               listener name ({@code default} when {@code proxy.listeners} is not set)
- * @param listen             address to accept clients on
+ * @param listen             address to accept clients on; null for a pool (backends that listeners route to)
  * @param backends           backends in the order given (order never affects which client goes where)
  * @param balance            backend choice
  * @param connectTimeoutNanos backend connect timeout per attempt; 0 = none
@@ -25,6 +27,7 @@ import java.util.List;
  * @param dnsRefreshNanos    re-resolve host-name backends this often; 0 = once at start
  * @param drainTimeoutNanos  default deadline of a drain; 0 = none (sessions run to their end)
  * @param protection         PROXY protocol, limits, timeouts for hostile or dead peers
+ * @param sni                routing by TLS server name to pools; null = none (the listener's own backends)
  * @param effective          every listener key (name after {@code proxy.}) with its effective text, for the
  *                           start-up line
  */
@@ -47,10 +50,16 @@ public record ListenerConfig(
         long dnsRefreshNanos,
         long drainTimeoutNanos,
         Protection protection,
+        SniConfig sni,
         java.util.Map<String, String> effective) {
 
     public ListenerConfig {
         backends = List.copyOf(backends);
         effective = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(effective));
+    }
+
+    /** A pool: backends behind the listeners that route to it, with no address of its own. */
+    public boolean pool() {
+        return listen == null;
     }
 }

@@ -31,10 +31,16 @@ import java.util.TreeMap;
 public final class Settings {
     public static final String PREFIX = "proxy.";
     public static final String LISTENER_PREFIX = "proxy.listener.";
+    public static final String POOL_PREFIX = "proxy.pool.";
 
     /** The property {@code key} of listener {@code listener} is read from, for error messages. */
     public static String propertyOf(String listener, Key<?> key) {
         return listener.equals("default") ? key.property() : LISTENER_PREFIX + listener + "." + key.name();
+    }
+
+    /** The property {@code key} of {@code l} (a listener or a pool) is read from, for error messages. */
+    public static String propertyOf(ListenerConfig l, Key<?> key) {
+        return l.pool() ? POOL_PREFIX + l.name() + "." + key.name() : propertyOf(l.name(), key);
     }
 
     /** Scope of a key: process-wide, or per listener (with its default given directly under {@code proxy.}). */
@@ -72,6 +78,10 @@ public final class Settings {
             Parsers.integer(1, 1024));
     public static final Key<String> LISTENERS = global("listeners", null,
             "NAME[,NAME...]: several listeners, each configured by proxy.listener.NAME.KEY",
+            Parsers.text());
+    public static final Key<String> POOLS = global("pools", null,
+            "NAME[,NAME...]: backend pools that listeners route to by TLS server name (sni.routes), each configured"
+                    + " by proxy.pool.NAME.KEY with the backend keys a listener takes",
             Parsers.text());
     public static final Key<Long> BUFFER_SIZE = global("buffer.size", "16k",
             "bytes of one pooled relay buffer (per direction in flight)",
@@ -236,6 +246,20 @@ public final class Settings {
     public static final Key<Integer> KEEPALIVE_COUNT = listener("tcp.keepalive.count", "0",
             "TCP_KEEPCOUNT (0 = the kernel's)",
             Parsers.integer(0, 127));
+    public static final Key<io.nioproxy.tls.ServerNameRules<String>> SNI_ROUTES = listener("sni.routes", null,
+            "NAME=POOL[,NAME=POOL...]: read each client's TLS ClientHello (not decrypted, not consumed) and send it"
+                    + " to the pool of its server name; NAME is a host name or *.domain (any depth below it)",
+            Settings::sniRoutes);
+    public static final Key<String> SNI_DEFAULT = listener("sni.default", null,
+            "with sni.routes: the pool of a hello whose name matches no rule or that has no name; default: the"
+                    + " listener's own backends",
+            (k, t) -> t.isBlank() ? null : t.trim());
+    public static final Key<Long> SNI_TIMEOUT = listener("sni.timeout", "5s",
+            "with sni.routes: deadline for the whole ClientHello, from accept (or from the end of a PROXY header)",
+            Parsers.duration());
+    public static final Key<Long> SNI_MAX = listener("sni.max", "auto",
+            "with sni.routes: most bytes a ClientHello may take (auto = proxy.buffer.size; at most that)",
+            (k, t) -> t.trim().equalsIgnoreCase("auto") ? -1L : Durations.parseBytes(k, t.trim()));
 
     /** Every known key, in documentation order. */
     public static final List<Key<?>> KEYS = List.of(WORKERS, CONFIG, LISTENERS, BUFFER_SIZE, POOL_BYTES, BULK_BUFFER_SIZE, ACCEPT, IO,
@@ -245,6 +269,18 @@ public final class Settings {
             HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT, HEALTH_HOLDDOWN,
             HEALTH_PASSIVE, HEALTH_ON_DOWN, HEALTH_CLOSE_GRACE, MAXCONN_GLOBAL, PROXY_SEND, PROXY_TRUSTED,
             PROXY_TIMEOUT, MAXCONN, BACKEND_MAXCONN, CLIENT_MAXCONN, CLIENT_RATE, HALFCLOSED_TIMEOUT, MAX_AGE,
+            KEEPALIVE, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT, POOLS, SNI_ROUTES, SNI_DEFAULT, SNI_TIMEOUT,
+            SNI_MAX);
+
+    /**
+     * The keys a pool takes under {@code proxy.pool.NAME.}: what is behind the accept — backends, how they are
+     * chosen, checked and connected to. What belongs to the accepting side (address, PROXY header from clients,
+     * client limits, session timeouts, routing) stays the listener's, for every session it accepted.
+     */
+    public static final List<Key<?>> POOL_KEYS = List.of(BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT,
+            CONNECT_ATTEMPTS, TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX,
+            DRAIN_TIMEOUT, HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT,
+            HEALTH_HOLDDOWN, HEALTH_PASSIVE, HEALTH_ON_DOWN, HEALTH_CLOSE_GRACE, PROXY_SEND, BACKEND_MAXCONN,
             KEEPALIVE, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
 
     private static final String BACKENDS_HELP = "no backends: give them as -Dproxy.backends=HOST:PORT[,HOST:PORT...]"
@@ -294,7 +330,14 @@ public final class Settings {
      */
     public ProxyConfig build() {
         List<String> listenerNames = listenerNames();
-        checkKnownKeys(listenerNames);
+        List<String> poolNames = names(POOLS, "pool");
+        for (String p : poolNames) {
+            if (listenerNames.contains(p) && values.containsKey(LISTENERS.property())) {
+                throw ConfigException.bad(POOLS.property(), values.get(POOLS.property()),
+                        "'" + p + "' is a listener's name too; a pool and a listener are told apart by name");
+            }
+        }
+        checkKnownKeys(listenerNames, poolNames);
         Map<String, String> effective = new LinkedHashMap<>();
         for (Key<?> k : KEYS) {
             if (k.scope() == Scope.GLOBAL) {
@@ -330,12 +373,15 @@ public final class Settings {
         List<ListenerConfig> listeners = new ArrayList<>();
         boolean single = listenerNames.size() == 1 && !values.containsKey(LISTENERS.property());
         for (String name : listenerNames) {
-            listeners.add(listener(name, single));
+            listeners.add(listener(name, single, (int) buffer, poolNames));
+        }
+        for (String name : poolNames) {
+            listeners.add(pool(name));
         }
         Set<HostPort> seen = new LinkedHashSet<>();
         for (ListenerConfig l : listeners) {
-            if (l.listen().port() != 0 && !seen.add(l.listen())) {
-                throw ConfigException.bad(listenerKey(l.name(), LISTEN, false), l.listen().toString(),
+            if (!l.pool() && l.listen().port() != 0 && !seen.add(l.listen())) {
+                throw ConfigException.bad(listenerKey(single ? null : LISTENER_PREFIX + l.name() + ".", LISTEN), l.listen().toString(),
                         "two listeners cannot share one address");
             }
         }
@@ -351,10 +397,14 @@ public final class Settings {
         return text == null ? null : key.parser().parse(key.property(), text);
     }
 
-    /** A listener key's value, from the listener's own key when given, else the default key, else the default. */
-    private <T> T value(String name, Key<T> key, boolean single) {
-        String text = lget(name, key, single);
-        return text == null ? null : key.parser().parse(listenerKey(name, key, single), text);
+    /**
+     * A listener or pool key's value, from the section's own key ({@code own} + name) when given, else the default
+     * key, else the default. {@code own} is {@code proxy.listener.NAME.} or {@code proxy.pool.NAME.}; null for the
+     * single listener configured by the default keys alone.
+     */
+    private <T> T value(String own, Key<T> key) {
+        String text = lget(own, key);
+        return text == null ? null : key.parser().parse(listenerKey(own, key), text);
     }
 
     private String text(Key<?> key) {
@@ -369,6 +419,17 @@ public final class Settings {
             return -1;
         }
         return t.equalsIgnoreCase("off") ? 0 : Durations.parseBytes(key, t);
+    }
+
+    private static io.nioproxy.tls.ServerNameRules<String> sniRoutes(String key, String text) {
+        if (text.isBlank()) {
+            return null;
+        }
+        try {
+            return io.nioproxy.tls.ServerNameRules.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw ConfigException.bad(key, text, e.getMessage());
+        }
     }
 
     private static IoMode ioMode(String key, String text) {
@@ -404,33 +465,52 @@ public final class Settings {
     }
 
     private List<String> listenerNames() {
-        String list = values.get(LISTENERS.property());
+        return values.containsKey(LISTENERS.property()) ? names(LISTENERS, "listener") : List.of("default");
+    }
+
+    /** The names a list key gives ({@code proxy.listeners}, {@code proxy.pools}); none when it is not set. */
+    private List<String> names(Key<String> key, String what) {
+        String list = values.get(key.property());
         if (list == null) {
-            return List.of("default");
+            return List.of();
         }
         List<String> names = new ArrayList<>();
         for (String n : list.split(",")) {
             String name = n.trim();
             if (!name.matches("[A-Za-z0-9_-]+")) {
-                throw ConfigException.bad(LISTENERS.property(), list,
+                throw ConfigException.bad(key.property(), list,
                         "expected NAME[,NAME...] with names of letters, digits, '-' or '_'");
             }
             if (names.contains(name)) {
-                throw ConfigException.bad(LISTENERS.property(), list, "listener '" + name + "' is named twice");
+                throw ConfigException.bad(key.property(), list, what + " '" + name + "' is named twice");
             }
             names.add(name);
         }
         return names;
     }
 
-    private void checkKnownKeys(List<String> listenerNames) {
+    private void checkKnownKeys(List<String> listenerNames, List<String> poolNames) {
         Map<String, Key<?>> byName = new LinkedHashMap<>();
         for (Key<?> k : KEYS) {
             byName.put(k.name(), k);
         }
         for (Map.Entry<String, String> e : values.entrySet()) {
             String key = e.getKey();
-            if (key.startsWith(LISTENER_PREFIX)) {
+            if (key.startsWith(POOL_PREFIX)) {
+                String rest = key.substring(POOL_PREFIX.length());
+                int dot = rest.indexOf('.');
+                String name = dot < 0 ? rest : rest.substring(0, dot);
+                Key<?> k = dot < 0 ? null : byName.get(rest.substring(dot + 1));
+                if (!poolNames.contains(name)) {
+                    throw ConfigException.bad(key, e.getValue(), "pool '" + name + "' is not named in "
+                            + POOLS.property() + (poolNames.isEmpty() ? " (not set)"
+                            : "=" + values.get(POOLS.property())));
+                }
+                if (k == null || !POOL_KEYS.contains(k)) {
+                    throw ConfigException.bad(key, e.getValue(), "unknown key; a pool takes " + names(POOL_KEYS)
+                            + " (what belongs to accepting clients is set on the listener)");
+                }
+            } else if (key.startsWith(LISTENER_PREFIX)) {
                 String rest = key.substring(LISTENER_PREFIX.length());
                 int dot = rest.indexOf('.');
                 String name = dot < 0 ? rest : rest.substring(0, dot);
@@ -447,42 +527,103 @@ public final class Settings {
                 Key<?> k = byName.get(key.substring(PREFIX.length()));
                 if (k == null) {
                     throw ConfigException.bad(key, e.getValue(), "unknown key; known keys: proxy." + String.join(", proxy.",
-                            byName.keySet()) + ", proxy.listener.NAME.KEY");
+                            byName.keySet()) + ", proxy.listener.NAME.KEY, proxy.pool.NAME.KEY");
                 }
             }
         }
     }
 
     private static String listenerKeyNames() {
-        List<String> names = new ArrayList<>();
-        for (Key<?> k : KEYS) {
-            if (k.scope() == Scope.LISTENER) {
-                names.add(k.name());
-            }
-        }
-        return String.join(", ", names);
+        return names(KEYS.stream().filter(k -> k.scope() == Scope.LISTENER).toList());
     }
 
-    private ListenerConfig listener(String name, boolean single) {
+    private static String names(List<Key<?>> keys) {
+        return String.join(", ", keys.stream().map(Key::name).toList());
+    }
+
+    /** Listener {@code name}: its own keys ({@code proxy.listener.NAME.}, unless it is the single one) over defaults. */
+    private ListenerConfig listener(String name, boolean single, int bufferBytes, List<String> poolNames) {
+        String own = single ? null : LISTENER_PREFIX + name + ".";
+        return section(name, own, false, sni(own, bufferBytes, poolNames));
+    }
+
+    /** Pool {@code name}: its {@code proxy.pool.NAME.} keys over the defaults; no address, no routing of its own. */
+    private ListenerConfig pool(String name) {
+        return section(name, POOL_PREFIX + name + ".", true, null);
+    }
+
+    /** A listener's routing by server name; null when it has no {@code sni.routes}. */
+    private SniConfig sni(String own, int bufferBytes, List<String> poolNames) {
+        io.nioproxy.tls.ServerNameRules<String> rules = value(own, SNI_ROUTES);
+        String defaultPool = value(own, SNI_DEFAULT);
+        if (rules == null) {
+            if (defaultPool != null) {
+                throw ConfigException.bad(listenerKey(own, SNI_DEFAULT), defaultPool, "given without "
+                        + listenerKey(own, SNI_ROUTES) + ": a listener without routes never reads a hello");
+            }
+            return null;
+        }
+        String routesKey = listenerKey(own, SNI_ROUTES);
+        for (String pool : rules.patterns().values()) {
+            if (!poolNames.contains(pool)) {
+                throw ConfigException.bad(routesKey, lget(own, SNI_ROUTES), "pool '" + pool + "' is not named in "
+                        + POOLS.property() + (poolNames.isEmpty() ? " (not set)" : "=" + values.get(POOLS.property())));
+            }
+        }
+        if (defaultPool != null && !poolNames.contains(defaultPool)) {
+            throw ConfigException.bad(listenerKey(own, SNI_DEFAULT), defaultPool, "pool '" + defaultPool
+                    + "' is not named in " + POOLS.property()
+                    + (poolNames.isEmpty() ? " (not set)" : "=" + values.get(POOLS.property())));
+        }
+        long timeout = value(own, SNI_TIMEOUT);
+        if (timeout == 0) {
+            throw ConfigException.bad(listenerKey(own, SNI_TIMEOUT), "0",
+                    "a ClientHello needs a deadline, or a silent client holds its socket forever");
+        }
+        long max = value(own, SNI_MAX);
+        if (max < 0) {
+            max = bufferBytes;
+        } else if (max < 64 || max > bufferBytes) {
+            throw ConfigException.bad(listenerKey(own, SNI_MAX), lget(own, SNI_MAX),
+                    "expected from 64 bytes to proxy.buffer.size (" + bufferBytes + "): the hello is read into one buffer");
+        }
+        return new SniConfig(rules, defaultPool, timeout, (int) max);
+    }
+
+    /**
+     * The settings of a listener, or of a pool (what is behind a listener's accept, without an address of its own).
+     */
+    private ListenerConfig section(String name, String own, boolean pool, SniConfig sni) {
         Map<String, String> effective = new LinkedHashMap<>();
-        for (Key<?> k : KEYS) {
+        for (Key<?> k : pool ? POOL_KEYS : KEYS) {
             if (k.scope() == Scope.LISTENER) {
-                value(name, k, single); // every listener key is checked by its parser
-                String t = lget(name, k, single);
+                value(own, k); // every key of the section is checked by its parser
+                String t = lget(own, k);
                 effective.put(k.name(), t == null ? "-" : t);
             }
         }
-        String backendsKey = listenerKey(name, BACKENDS, single);
-        String backendsText = lget(name, BACKENDS, single);
-        String file = value(name, BACKENDS_FILE, single);
+        String backendsKey = pool ? own + BACKENDS.name() : listenerKey(own, BACKENDS);
+        // a pool's backends are its own: the default proxy.backends (the single listener's) is not inherited
+        String backendsText = pool ? values.get(own + BACKENDS.name()) : lget(own, BACKENDS);
+        String file = pool && !values.containsKey(own + BACKENDS_FILE.name()) ? null : value(own, BACKENDS_FILE);
         if (file != null) {
             if (backendsText != null) {
                 throw ConfigException.bad(backendsKey, backendsText, "give either " + backendsKey + " or "
-                        + listenerKey(name, BACKENDS_FILE, single) + ", not both");
+                        + listenerKey(own, BACKENDS_FILE) + ", not both");
+            }
+            backendsText = "";
+        } else if (sni != null && sni.defaultPool() != null) {
+            // the default pool takes what no rule does: the listener's own backends would never be used
+            if (backendsText != null) {
+                throw ConfigException.bad(backendsKey, backendsText, "never used: "
+                        + listenerKey(own, SNI_DEFAULT) + " takes every hello no rule matches");
             }
             backendsText = "";
         } else if (backendsText == null || backendsText.isBlank()) {
-            throw new ConfigException(backendsKey + (backendsText == null ? " is not set: " : " is empty: ") + BACKENDS_HELP);
+            throw new ConfigException(backendsKey + (backendsText == null ? " is not set: " : " is empty: ")
+                    + (pool ? "a pool needs backends of its own (" + backendsKey + " or " + own + BACKENDS_FILE.name()
+                    + ")" : sni != null ? "a listener with sni.routes needs backends of its own or an sni.default pool"
+                    : BACKENDS_HELP));
         }
         List<BackendSpec> backends = new ArrayList<>();
         Set<String> ids = new LinkedHashSet<>();
@@ -496,33 +637,33 @@ public final class Settings {
             }
             backends.add(b);
         }
-        HealthConfig health = new HealthConfig(value(name, HEALTH_INTERVAL, single), value(name, HEALTH_TIMEOUT, single),
-                value(name, HEALTH_RISE, single), value(name, HEALTH_FALL, single), value(name, HEALTH_SEND, single),
-                value(name, HEALTH_EXPECT, single), value(name, HEALTH_HOLDDOWN, single),
-                value(name, HEALTH_PASSIVE, single), value(name, HEALTH_ON_DOWN, single),
-                value(name, HEALTH_CLOSE_GRACE, single));
+        HealthConfig health = new HealthConfig(value(own, HEALTH_INTERVAL), value(own, HEALTH_TIMEOUT),
+                value(own, HEALTH_RISE), value(own, HEALTH_FALL), value(own, HEALTH_SEND),
+                value(own, HEALTH_EXPECT), value(own, HEALTH_HOLDDOWN),
+                value(own, HEALTH_PASSIVE), value(own, HEALTH_ON_DOWN),
+                value(own, HEALTH_CLOSE_GRACE));
         if (health.intervalNanos() > 0 && health.timeoutNanos() == 0) {
-            throw ConfigException.bad(listenerKey(name, HEALTH_TIMEOUT, single), "0", "an active check needs a timeout");
+            throw ConfigException.bad(listenerKey(own, HEALTH_TIMEOUT), "0", "an active check needs a timeout");
         }
-        List<Cidr> trusted = value(name, PROXY_TRUSTED, single);
-        boolean keepAlive = keepAlive(name, single);
+        List<Cidr> trusted = value(own, PROXY_TRUSTED);
+        boolean keepAlive = keepAlive(own);
         effective.put(KEEPALIVE.name(), String.valueOf(keepAlive));
-        Protection protection = new Protection(value(name, PROXY_SEND, single), trusted,
-                value(name, PROXY_TIMEOUT, single), value(name, MAXCONN, single), value(name, BACKEND_MAXCONN, single),
-                value(name, CLIENT_MAXCONN, single), value(name, CLIENT_RATE, single),
-                value(name, HALFCLOSED_TIMEOUT, single), value(name, MAX_AGE, single), keepAlive,
-                value(name, KEEPALIVE_IDLE, single), value(name, KEEPALIVE_INTERVAL, single),
-                value(name, KEEPALIVE_COUNT, single));
+        Protection protection = new Protection(value(own, PROXY_SEND), trusted,
+                value(own, PROXY_TIMEOUT), value(own, MAXCONN), value(own, BACKEND_MAXCONN),
+                value(own, CLIENT_MAXCONN), value(own, CLIENT_RATE),
+                value(own, HALFCLOSED_TIMEOUT), value(own, MAX_AGE), keepAlive,
+                value(own, KEEPALIVE_IDLE), value(own, KEEPALIVE_INTERVAL),
+                value(own, KEEPALIVE_COUNT));
         if (!trusted.isEmpty() && protection.proxyHeaderTimeoutNanos() == 0) {
-            throw ConfigException.bad(listenerKey(name, PROXY_TIMEOUT, single), "0",
+            throw ConfigException.bad(listenerKey(own, PROXY_TIMEOUT), "0",
                     "a PROXY header needs a deadline, or a silent client holds its socket forever");
         }
-        return new ListenerConfig(name, value(name, LISTEN, single), backends, value(name, BALANCE, single),
-                value(name, CONNECT_TIMEOUT, single), value(name, IDLE_TIMEOUT, single),
-                value(name, CONNECT_ATTEMPTS, single), value(name, BACKLOG, single), value(name, TCP_NODELAY, single),
-                value(name, SOCKET_RCVBUF, single).intValue(), value(name, SOCKET_SNDBUF, single).intValue(), health,
-                value(name, AFFINITY_TTL, single), value(name, AFFINITY_MAX, single), file,
-                value(name, DNS_REFRESH, single), value(name, DRAIN_TIMEOUT, single), protection, effective);
+        return new ListenerConfig(name, pool ? null : value(own, LISTEN), backends, value(own, BALANCE),
+                value(own, CONNECT_TIMEOUT), value(own, IDLE_TIMEOUT),
+                value(own, CONNECT_ATTEMPTS), value(own, BACKLOG), value(own, TCP_NODELAY),
+                value(own, SOCKET_RCVBUF).intValue(), value(own, SOCKET_SNDBUF).intValue(), health,
+                value(own, AFFINITY_TTL), value(own, AFFINITY_MAX), file,
+                value(own, DNS_REFRESH), value(own, DRAIN_TIMEOUT), protection, sni, effective);
     }
 
     /**
@@ -530,12 +671,12 @@ public final class Settings {
      * timing (two hours idle) it finds nothing in time and costs two setsockopt calls per session. Giving any of the
      * timings turns it on, since that is what they are for.
      */
-    private boolean keepAlive(String name, boolean single) {
-        if (values.containsKey(listenerKey(name, KEEPALIVE, single))) {
-            return value(name, KEEPALIVE, single);
+    private boolean keepAlive(String own) {
+        if (values.containsKey(listenerKey(own, KEEPALIVE))) {
+            return value(own, KEEPALIVE);
         }
         for (Key<Integer> k : List.of(KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)) {
-            if (value(name, k, single) != 0) {
+            if (value(own, k) != 0) {
                 return true;
             }
         }
@@ -550,17 +691,16 @@ public final class Settings {
         return text.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\");
     }
 
-    /** The key a listener's value came from: its own {@code proxy.listener.NAME.KEY} if set, else the default. */
-    private String listenerKey(String name, Key<?> key, boolean single) {
-        String own = LISTENER_PREFIX + name + "." + key.name();
-        return !single && values.containsKey(own) ? own : key.property();
+    /** The key a section's value came from: its own ({@code own} + name) if set, else the default. */
+    private String listenerKey(String own, Key<?> key) {
+        return own != null && values.containsKey(own + key.name()) ? own + key.name() : key.property();
     }
 
-    private String lget(String name, Key<?> key, boolean single) {
-        if (!single) {
-            String own = values.get(LISTENER_PREFIX + name + "." + key.name());
-            if (own != null) {
-                return own;
+    private String lget(String own, Key<?> key) {
+        if (own != null) {
+            String v = values.get(own + key.name());
+            if (v != null) {
+                return v;
             }
         }
         return values.getOrDefault(key.property(), key.defaultValue());
@@ -578,7 +718,7 @@ public final class Settings {
         StringBuilder sb = new StringBuilder();
         c.effective().forEach((k, v) -> sb.append(sb.length() == 0 ? "" : " ").append(k).append('=').append(v));
         for (ListenerConfig l : c.listeners()) {
-            sb.append(System.lineSeparator()).append("  listener ").append(l.name()).append(':');
+            sb.append(System.lineSeparator()).append(l.pool() ? "  pool " : "  listener ").append(l.name()).append(':');
             l.effective().forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
         }
         return sb.toString();

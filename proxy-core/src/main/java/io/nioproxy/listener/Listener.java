@@ -31,7 +31,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One listening address and the backends behind it: binds the socket(s), creates the {@link Acceptor}s on the
- * loops, and owns the {@link Route} (settings, balancer, counters) its sessions share.
+ * loops, and owns the {@link Route} (settings, balancer, counters) its sessions share. A pool is a listener without
+ * an address ({@link ListenerConfig#pool()}): the same backends, balancer, health checks and counters, reached by the
+ * sessions that listeners route to it by TLS server name; it binds nothing.
  *
  * <p>Accept modes: {@code reuseport} binds one listening socket per loop with {@code SO_REUSEPORT}, so the kernel
  * spreads connections and no socket crosses threads; {@code acceptor} binds one socket on loop 0, which hands each
@@ -84,7 +86,7 @@ public final class Listener {
         return route.registry();
     }
 
-    /** The address actually bound (with the real port when 0 was asked for). */
+    /** The address actually bound (with the real port when 0 was asked for); null for a pool. */
     public InetSocketAddress boundAddress() {
         return boundAddress;
     }
@@ -105,6 +107,9 @@ public final class Listener {
      * @throws ConfigException when the address cannot be bound (in use, not local, no permission)
      */
     public void bind(Transport transport, EventLoop[] loops, SessionTable[] tables, AcceptMode mode) {
+        if (config.pool()) {
+            return; // a pool accepts nothing: listeners route their clients to it
+        }
         InetSocketAddress wanted = config.listen().resolve(Settings.LISTEN.property());
         boolean perLoop = mode == AcceptMode.REUSEPORT && loops.length > 1;
         try {

@@ -32,8 +32,13 @@ public final class AccessLog implements AutoCloseable {
     public static final int QUEUE_CAPACITY = 1 << 16;
 
     /** One line's data. Immutable. */
-    public record Entry(long timeMillis, boolean interim, String listener, String client, String backend,
-                        long bytesUp, long bytesDown, long durationMillis, String end) {
+    public record Entry(long timeMillis, boolean interim, String listener, String pool, String serverName,
+                        String client, String backend, long bytesUp, long bytesDown, long durationMillis, String end) {
+        /** An entry of a session that was not routed by server name. */
+        public Entry(long timeMillis, boolean interim, String listener, String client, String backend, long bytesUp,
+                     long bytesDown, long durationMillis, String end) {
+            this(timeMillis, interim, listener, null, null, client, backend, bytesUp, bytesDown, durationMillis, end);
+        }
     }
 
     private final MpscAtomicArrayQueue<Entry> queue = new MpscAtomicArrayQueue<>(QUEUE_CAPACITY);
@@ -113,8 +118,12 @@ public final class AccessLog implements AutoCloseable {
     static void format(Entry e, StringBuilder sb) {
         sb.append(Instant.ofEpochMilli(e.timeMillis()))
                 .append(" event=").append(e.interim() ? "interim" : "end")
-                .append(" listener=").append(e.listener())
-                .append(" client=").append(e.client())
+                .append(" listener=").append(e.listener());
+        if (e.pool() != null) {
+            // routed by server name: which name the hello asked for (- for none), and the pool it chose
+            sb.append(" sni=").append(e.serverName() == null ? "-" : e.serverName()).append(" pool=").append(e.pool());
+        }
+        sb.append(" client=").append(e.client())
                 .append(" backend=").append(e.backend() == null ? "-" : e.backend())
                 .append(" bytes_up=").append(e.bytesUp())
                 .append(" bytes_down=").append(e.bytesDown())

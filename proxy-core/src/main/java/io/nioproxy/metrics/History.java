@@ -24,9 +24,9 @@ public final class History {
     public static final int SAMPLES = 300;
     public static final long INTERVAL_MILLIS = 1000;
 
-    /** One backend at one sample. */
-    public record Point(String listener, String backend, String state, int active, double upBytesPerSecond,
-                        double downBytesPerSecond) {
+    /** One backend at one sample; {@code pool}: {@code listener} names a pool. */
+    public record Point(String listener, boolean pool, String backend, String state, int active,
+                        double upBytesPerSecond, double downBytesPerSecond) {
     }
 
     /** One sample: the time and every backend. */
@@ -69,7 +69,7 @@ public final class History {
                         up = Math.max(0, cur[0] - prev[0]) / secs;
                         down = Math.max(0, cur[1] - prev[1]) / secs;
                     }
-                    points.add(new Point(l.config().name(), b.identity(),
+                    points.add(new Point(l.config().name(), l.config().pool(), b.identity(),
                             b.removed() ? "removed" : b.state().label(), b.active(), up, down));
                 }
             }

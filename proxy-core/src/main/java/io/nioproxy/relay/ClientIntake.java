@@ -40,14 +40,16 @@ final class ClientIntake {
      * is on, the deadline set); false when the session goes on to connect, with the client's bytes screened.
      */
     boolean expectsHeader() {
-        Protection protection = s.route.config().protection();
+        Protection protection = s.front.config().protection();
         if (!protection.trustedProxies().isEmpty() && protection.trusted(s.clientAddress.getAddress())) {
             // The balancer behind a network balancer: the client address is in the header, read it first.
             s.timer.phase(s.loop.now() + protection.proxyHeaderTimeoutNanos());
             s.client.setInterest(SelectionKey.OP_READ);
             return true;
         }
-        screening = true; // untrusted, on every listener: nobody else may hand a backend a client address
+        // untrusted, on every listener: nobody else may hand a backend a client address. A listener that routes by
+        // server name needs no screening: a PROXY header is not a TLS record, and its hello reader refuses it.
+        screening = s.front.sniRoutes() == null;
         return false;
     }
 
@@ -107,7 +109,7 @@ final class ClientIntake {
             s.buffers.give(buf);
         }
         client.setInterest(0);
-        s.connectAfterHeader();
+        s.afterHeader();
     }
 
     /**
@@ -139,7 +141,7 @@ final class ClientIntake {
             }
             if (!waiting) { // the first undecided bytes: the header deadline starts
                 waiting = true;
-                long timeout = s.route.config().protection().proxyHeaderTimeoutNanos();
+                long timeout = s.front.config().protection().proxyHeaderTimeoutNanos();
                 s.timer.phase(timeout == 0 ? Long.MAX_VALUE : s.loop.now() + timeout);
             }
             buf.position(buf.limit()).limit(buf.capacity()); // back to write mode, to append the next bytes
@@ -184,13 +186,13 @@ final class ClientIntake {
 
     /** Phase deadline: a trusted client's header, or an untrusted client's undecided first bytes, came too late. */
     void timedOut() {
-        s.route.proxyRejected.increment();
+        s.front.proxyRejected.increment();
         s.close(Session.CloseReason.PROXY_HEADER_TIMEOUT);
     }
 
     private void reject(ByteBuffer buf, Session.CloseReason reason) {
         s.buffers.give(buf);
-        s.route.proxyRejected.increment();
+        s.front.proxyRejected.increment();
         s.close(reason);
     }
 

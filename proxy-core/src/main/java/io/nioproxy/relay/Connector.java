@@ -41,9 +41,10 @@ final class Connector {
         Route route = s.route;
         BalancePolicy policy = route.balancer().policy();
         long addressHash = Hashing.clientHash(s.clientAddress.getAddress(), -1);
-        if (route.clientLimiter.enabled()) {
-            if (!route.clientLimiter.tryAcquire(addressHash, s.loop.now())) {
-                route.limited.increment();
+        Route front = s.front; // per-client limits are the accepting listener's
+        if (front.clientLimiter.enabled()) {
+            if (!front.clientLimiter.tryAcquire(addressHash, s.loop.now())) {
+                front.limited.increment();
                 s.close(Session.CloseReason.LIMITED);
                 return;
             }
@@ -198,7 +199,7 @@ final class Connector {
             reserved = false;
         }
         if (limitHeld) {
-            s.route.clientLimiter.release(limitKey);
+            s.front.clientLimiter.release(limitKey);
             limitHeld = false;
         }
     }

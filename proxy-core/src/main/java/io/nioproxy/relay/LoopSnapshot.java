@@ -14,8 +14,13 @@ import java.util.Map;
  */
 public final class LoopSnapshot {
     /** One live session, as the admin API shows it. */
-    public record SessionRow(long id, String listener, String client, String backend, String state, long ageMillis,
-                             long idleMillis, long bytesUp, long bytesDown) {
+    /**
+     * @param pool       the pool a listener that routes by server name sent it to (null: not routed by name, or not
+     *                   yet)
+     * @param serverName the ClientHello's server name (null: none, or not routed by name)
+     */
+    public record SessionRow(long id, String listener, String pool, String serverName, String client, String backend,
+                             String state, long ageMillis, long idleMillis, long bytesUp, long bytesDown) {
     }
 
     public final int loop;

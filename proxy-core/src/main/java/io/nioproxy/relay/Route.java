@@ -10,8 +10,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * What a session needs from the listener that accepted it: the listener's settings, its balancer, and its
- * counters.
+ * What a session needs from the listener that accepted it, or from the pool its TLS server name sent it to: the
+ * settings, the balancer, and the counters. A session routed by name counts on both: its listener (it was accepted
+ * there, its limits and timeouts are the listener's) and its pool (its backend, connects and bytes are the pool's).
  *
  * <p>Threading: immutable references; the counters are {@link LongAdder}s, bumped once per session event (accept,
  * connect failure, close), never per byte, by any loop, and read by anyone.
@@ -30,6 +31,8 @@ public final class Route {
     /** Sessions of every listener of the process (shared by all routes), for {@code proxy.maxconn.global}. */
     private java.util.concurrent.atomic.AtomicInteger globalActive = new java.util.concurrent.atomic.AtomicInteger();
     private int maxConnGlobal;
+    /** The listener's routing by server name; null when it has none (and for a pool). Set once at start-up. */
+    private volatile SniRoutes sniRoutes;
     final ClientLimiter clientLimiter;
     final LongAdder proxyRejected = new LongAdder();
     final LongAdder limited = new LongAdder();
@@ -92,6 +95,29 @@ public final class Route {
     void sessionStarted() {
         active.incrementAndGet();
         globalActive.incrementAndGet();
+    }
+
+    /** A session its listener accepted was routed to this pool by name (the process-wide count has it already). */
+    void poolSessionStarted() {
+        accepted.increment();
+        active.incrementAndGet();
+    }
+
+    /** A session routed to this pool ended (its listener counts the end too, and the process-wide count). */
+    void poolSessionEnded(Session.CloseReason reason) {
+        closed.increment();
+        closedByReason[reason.ordinal()].increment();
+        active.decrementAndGet();
+    }
+
+    /** Start-up: this listener reads each client's ClientHello and routes it by server name. */
+    public void routeByName(SniRoutes routes) {
+        this.sniRoutes = routes;
+    }
+
+    /** The routing by server name; null when the listener has none. */
+    public SniRoutes sniRoutes() {
+        return sniRoutes;
     }
 
     /** Start-up: share the process-wide session count and its limit with every other route. */

@@ -45,6 +45,8 @@ public final class Session {
     static final int CONNECTING = 1;
     static final int RELAYING = 2;
     static final int CLOSED = 3;
+    /** Waiting for the client's TLS ClientHello, on a listener that routes by server name. */
+    static final int HELLO = 4;
 
     /** Why a session ended: the {@code end=} field of the access log and the {@code reason} label of the metrics. */
     public enum CloseReason {
@@ -72,6 +74,14 @@ public final class Session {
         PROXY_HEADER_REJECTED,
         /** A trusted client did not send its PROXY header in time. */
         PROXY_HEADER_TIMEOUT,
+        /** On a listener that routes by server name: the client's first bytes are not a TLS handshake. */
+        NOT_TLS,
+        /** A ClientHello that is malformed, or cut short by the client's end. */
+        HELLO_MALFORMED,
+        /** A ClientHello over sni.max. */
+        HELLO_TOO_LARGE,
+        /** No whole ClientHello within sni.timeout. */
+        HELLO_TIMEOUT,
         /** A per-client limit (concurrent sessions or connection rate). */
         LIMITED,
         /** One side sent FIN and nothing moved for proxy.halfclosed.timeout. */
@@ -88,7 +98,14 @@ public final class Session {
         }
     }
 
-    final Route route;
+    /** The listener that accepted the session: its limits, timeouts and PROXY-header rules apply throughout. */
+    final Route front;
+    /** Where the session's backend comes from: {@link #front}, or the pool its server name routed it to. */
+    Route route;
+    /** The server name of its ClientHello, on a listener that routes by name (null otherwise, or none sent). */
+    String serverName;
+    /** Its ClientHello was read and routed it (to a pool, or the listener's own backends as the fallback). */
+    boolean routedByName;
     final EventLoop loop;
     final LoopBuffers buffers;
     private final SessionTable table;
@@ -97,6 +114,8 @@ public final class Session {
     final SessionTimer timer;
     private final ClientIntake intake = new ClientIntake(this);
     private final Connector connector = new Connector(this);
+    /** Created for a session of a listener that routes by server name. */
+    private HelloIntake hello;
     int state = CONNECTING;
     long clientHash;
     Backend target;
@@ -119,6 +138,7 @@ public final class Session {
         this.loop = table.loop();
         this.buffers = table.buffers();
         this.id = id;
+        this.front = route;
         this.route = route;
         this.startNanos = loop.now();
         this.lastActiveNanos = startNanos;
@@ -142,13 +162,40 @@ public final class Session {
             return;
         }
         timer.arm(); // a maximum age runs from here
+        afterHeader();
+    }
+
+    /**
+     * No PROXY header to read, or the trusted client's header gave its address: read the ClientHello first on a
+     * listener that routes by server name; connect at once on any other.
+     */
+    void afterHeader() {
+        SniRoutes routes = front.sniRoutes();
+        if (routes != null) {
+            state = HELLO;
+            hello = new HelloIntake(this);
+            hello.begin(routes);
+            return;
+        }
+        state = CONNECTING;
         connector.admitAndConnect();
     }
 
-    /** From {@link ClientIntake}: the trusted client's header gave its address; now connect. */
-    void connectAfterHeader() {
+    /** From {@link HelloIntake}: the hello named {@code name} (or none), which routes to {@code to}; connect. */
+    void routed(Route to, String name) {
+        serverName = name;
+        routedByName = true;
+        if (to != front) {
+            route = to;
+            to.poolSessionStarted();
+        }
         state = CONNECTING;
         connector.admitAndConnect();
+    }
+
+    /** The loop's ClientHello reader (one per loop: its scratch is reused). */
+    io.nioproxy.tls.ClientHelloParser helloParser() {
+        return table.helloParser();
     }
 
     /** From {@link Connector}: the backend is connected (and has its PROXY header): relay. */
@@ -164,6 +211,8 @@ public final class Session {
     void phaseTimedOut() {
         if (state == CONNECTING) {
             connector.timedOut();
+        } else if (state == HELLO) {
+            hello.timedOut();
         } else {
             intake.timedOut(); // a trusted client's header, or an untrusted client's undecided first bytes
         }
@@ -173,6 +222,12 @@ public final class Session {
         if (state == HEADER) {
             if (leg == client && (readyOps & SelectionKey.OP_READ) != 0) {
                 intake.readHeader();
+            }
+            return;
+        }
+        if (state == HELLO) {
+            if (leg == client && (readyOps & SelectionKey.OP_READ) != 0) {
+                hello.read();
             }
             return;
         }
@@ -467,6 +522,9 @@ public final class Session {
         } else if (state == HEADER && leg == client) {
             client.setInterest(SelectionKey.OP_READ);
             intake.readHeader();
+        } else if (state == HELLO && leg == client) {
+            client.setInterest(SelectionKey.OP_READ);
+            hello.read();
         }
     }
 
@@ -489,9 +547,15 @@ public final class Session {
         releaseBuffer(backend);
         intake.release();
         connector.release();
-        route.sessionEnded(reason);
+        front.sessionEnded(reason);
+        if (route != front) {
+            route.poolSessionEnded(reason);
+        }
         if (wasRelaying) {
-            route.recordSessionDuration(loop.index(), loop.now() - startNanos);
+            front.recordSessionDuration(loop.index(), loop.now() - startNanos);
+            if (route != front) {
+                route.recordSessionDuration(loop.index(), loop.now() - startNanos);
+            }
         }
         table.ended(this, reason);
         // the sockets last: a peer that sees the FIN or reset finds the session already counted as ended
@@ -538,6 +602,11 @@ public final class Session {
         return state == CLOSED;
     }
 
+    /** For {@code /connections}: relaying, hello (waiting for a ClientHello), or connecting (header included). */
+    String stateLabel() {
+        return state == RELAYING ? "relaying" : state == HELLO ? "hello" : "connecting";
+    }
+
     boolean connecting() {
         return state == CONNECTING;
     }
@@ -550,8 +619,19 @@ public final class Session {
         return id;
     }
 
+    /** Where the backend comes from: the listener's own route, or the pool the server name routed to. */
     public Route route() {
         return route;
+    }
+
+    /** The listener that accepted the session. */
+    public Route front() {
+        return front;
+    }
+
+    /** The ClientHello's server name, on a listener that routes by name; null otherwise or when none was sent. */
+    public String serverName() {
+        return serverName;
     }
 
     public InetSocketAddress clientAddress() {

@@ -42,9 +42,14 @@ final class SessionAccounting {
         long up = s.bytesUp();
         long down = s.bytesDown();
         if (up != 0 || down != 0) {
-            long[] r = endedByRoute.computeIfAbsent(s.route, k -> new long[2]);
+            long[] r = endedByRoute.computeIfAbsent(s.front, k -> new long[2]);
             r[0] += up;
             r[1] += down;
+            if (s.route != s.front) { // a pool's bytes too
+                long[] p = endedByRoute.computeIfAbsent(s.route, k -> new long[2]);
+                p[0] += up;
+                p[1] += down;
+            }
             if (s.target != null) {
                 long[] b = endedByBackend.computeIfAbsent(s.target, k -> new long[2]);
                 b[0] += up;
@@ -52,8 +57,8 @@ final class SessionAccounting {
             }
         }
         if (accessLog != null) {
-            accessLog.offer(new AccessLog.Entry(System.currentTimeMillis(), false, s.route.config().name(),
-                    address(s.clientAddress), s.target == null ? null : s.target.identity(), up, down,
+            accessLog.offer(new AccessLog.Entry(System.currentTimeMillis(), false, s.front.config().name(),
+                    poolOf(s), s.serverName, address(s.clientAddress), s.target == null ? null : s.target.identity(), up, down,
                     (nowNanos - s.startNanos) / 1_000_000, reason.label()));
         }
     }
@@ -61,8 +66,8 @@ final class SessionAccounting {
     /** A long session's interim line: what it moved so far. */
     void interim(Session s, long nowNanos) {
         if (accessLog != null) {
-            accessLog.offer(new AccessLog.Entry(System.currentTimeMillis(), true, s.route.config().name(),
-                    address(s.clientAddress), s.target.identity(), s.bytesUp(), s.bytesDown(),
+            accessLog.offer(new AccessLog.Entry(System.currentTimeMillis(), true, s.front.config().name(),
+                    poolOf(s), s.serverName, address(s.clientAddress), s.target.identity(), s.bytesUp(), s.bytesDown(),
                     (nowNanos - s.startNanos) / 1_000_000, null));
         }
     }
@@ -78,17 +83,28 @@ final class SessionAccounting {
         live.forEach(s -> {
             long up = s.bytesUp();
             long down = s.bytesDown();
-            snap.add(s.route, up, down);
+            snap.add(s.front, up, down);
+            if (s.route != s.front) {
+                snap.add(s.route, up, down);
+            }
             if (s.target != null && !s.connecting()) {
                 snap.add(s.target, up, down);
             }
             if (withSessions && (filter == null || filter.test(s))) {
-                snap.sessions.add(new LoopSnapshot.SessionRow(s.id, s.route.config().name(), address(s.clientAddress),
-                        s.target == null ? null : s.target.identity(), s.relaying() ? "relaying" : "connecting",
+                snap.sessions.add(new LoopSnapshot.SessionRow(s.id, s.front.config().name(), poolOf(s), s.serverName,
+                        address(s.clientAddress), s.target == null ? null : s.target.identity(), s.stateLabel(),
                         (nowNanos - s.startNanos) / 1_000_000, (nowNanos - s.lastActiveNanos) / 1_000_000, up, down));
             }
         });
         return snap;
+    }
+
+    /**
+     * The route a session of a listener that routes by server name was sent to (its pool, or the listener itself
+     * for the fallback); null for a session not routed by name.
+     */
+    private static String poolOf(Session s) {
+        return s.routedByName ? s.route.config().name() : null;
     }
 
     private static String address(InetSocketAddress a) {

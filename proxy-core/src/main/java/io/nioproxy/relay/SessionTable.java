@@ -44,6 +44,8 @@ public final class SessionTable implements LoopService {
     private long nextId = 1;
     private final LogLimiter localFailureLog = new LogLimiter(java.util.concurrent.TimeUnit.SECONDS.toNanos(1));
 
+    private io.nioproxy.tls.ClientHelloParser helloParser;
+
     public SessionTable(EventLoop loop) {
         this.loop = loop;
         this.buffers = new LoopBuffers(loop.pool(), loop.bulkPool());
@@ -52,6 +54,14 @@ public final class SessionTable implements LoopService {
 
     EventLoop loop() {
         return loop;
+    }
+
+    /** The loop's ClientHello reader, made on first use (by a listener that routes by server name). */
+    io.nioproxy.tls.ClientHelloParser helloParser() {
+        if (helloParser == null) {
+            helloParser = new io.nioproxy.tls.ClientHelloParser(buffers.regularBytes());
+        }
+        return helloParser;
     }
 
     LoopBuffers buffers() {

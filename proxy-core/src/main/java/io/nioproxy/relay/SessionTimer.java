@@ -30,7 +30,7 @@ final class SessionTimer extends LoopTimer {
     SessionTimer(Session session, EventLoop loop, long interimNanos) {
         this.session = session;
         this.loop = loop;
-        ListenerConfig c = session.route.config();
+        ListenerConfig c = session.front.config(); // the accepting listener's timeouts, wherever it was routed
         this.idleNanos = c.idleTimeoutNanos();
         this.halfClosedNanos = c.protection().halfClosedTimeoutNanos();
         this.maxAgeNanos = c.protection().maxAgeNanos();

@@ -40,22 +40,20 @@ public final class ClientHelloParser {
     /** RFC 1035: a name has at most 255 octets. */
     static final int MAX_NAME = 255;
 
-    private final int max;
     private final byte[] scratch;
     private String serverName;
 
-    /** @param max most bytes of TLS records (headers included) the hello may take */
-    public ClientHelloParser(int max) {
-        if (max < RECORD_HEADER + 4) {
-            throw new IllegalArgumentException("a hello cap below " + (RECORD_HEADER + 4) + " bytes: " + max);
+    /** @param capacity the largest cap a call may give: most bytes of TLS records (headers included) of a hello */
+    public ClientHelloParser(int capacity) {
+        if (capacity < RECORD_HEADER + 4) {
+            throw new IllegalArgumentException("a hello cap below " + (RECORD_HEADER + 4) + " bytes: " + capacity);
         }
-        this.max = max;
-        this.scratch = new byte[max];
+        this.scratch = new byte[capacity];
     }
 
-    /** The cap given at construction. */
-    public int max() {
-        return max;
+    /** The capacity given at construction. */
+    public int capacity() {
+        return scratch.length;
     }
 
     /** The host name of the last {@link #FOUND} answer: ASCII, lower case, without a trailing dot. */
@@ -82,6 +80,18 @@ public final class ClientHelloParser {
      *         {@link #TOO_LARGE}
      */
     public int parse(ByteBuffer in) {
+        return parse(in, scratch.length);
+    }
+
+    /**
+     * {@link #parse(ByteBuffer)} with a smaller cap.
+     *
+     * @param max most bytes of TLS records the hello may take, at most the capacity
+     */
+    public int parse(ByteBuffer in, int max) {
+        if (max > scratch.length || max < RECORD_HEADER + 4) {
+            throw new IllegalArgumentException("cap " + max + " outside 9.." + scratch.length);
+        }
         serverName = null;
         final int start = in.position();
         final int end = in.limit();

@@ -67,6 +67,9 @@ interface SoakSubject extends AutoCloseable {
     /** Whether the balancer's process is this JVM. */
     boolean inProcess();
 
+    /** What the balancer says of the session of the client on local port {@code clientPort} (for a diagnosis). */
+    String describeSession(int clientPort);
+
     private static long statusKb(String proc, String field) {
         try {
             for (String l : Files.readAllLines(Path.of(proc, "status"))) {
@@ -145,6 +148,12 @@ interface SoakSubject extends AutoCloseable {
         @Override
         public boolean inProcess() {
             return true;
+        }
+
+        @Override
+        public String describeSession(int clientPort) {
+            return proxy.snapshot(true, s -> s.clientAddress() != null && s.clientAddress().getPort() == clientPort)
+                    .stream().flatMap(snap -> snap.sessions.stream()).toList().toString();
         }
 
         @Override
@@ -254,6 +263,15 @@ interface SoakSubject extends AutoCloseable {
         @Override
         public boolean inProcess() {
             return false;
+        }
+
+        @Override
+        public String describeSession(int clientPort) {
+            try {
+                return Http.request(admin, "GET", "/connections?client=127.0.0.1:" + clientPort).body();
+            } catch (IOException e) {
+                return "(the admin endpoint did not answer: " + e + ")";
+            }
         }
 
         /** The exit a SIGTERM asks for: paced shutdown with nothing left, exit status 0. */

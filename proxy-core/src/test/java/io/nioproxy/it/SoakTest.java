@@ -199,6 +199,88 @@ class SoakTest {
         return sb.toString();
     }
 
+    /**
+     * A client socket that counts the bytes its user read and wrote, to set beside the balancer's count of the same
+     * session when a message goes unanswered: which hop kept the bytes tells whom to blame.
+     */
+    static final class CountingSocket extends Socket {
+        volatile long read;
+        volatile long written;
+
+        @Override
+        public InputStream getInputStream() throws IOException {
+            return new java.io.FilterInputStream(super.getInputStream()) {
+                @Override
+                public int read() throws IOException {
+                    int b = super.read();
+                    if (b >= 0) {
+                        read++;
+                    }
+                    return b;
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    int n = super.read(b, off, len);
+                    if (n > 0) {
+                        read += n;
+                    }
+                    return n;
+                }
+            };
+        }
+
+        @Override
+        public OutputStream getOutputStream() throws IOException {
+            return new java.io.FilterOutputStream(super.getOutputStream()) {
+                @Override
+                public void write(int b) throws IOException {
+                    super.write(b);
+                    written++;
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                    written += len;
+                }
+            };
+        }
+    }
+
+    /**
+     * Every loopback TCP socket on the client's port or the backend's with bytes in a queue ({@code /proc/net/tcp}:
+     * tx = sent and not acknowledged, or not sent; rx = received and not read by its process): where bytes wait.
+     */
+    static String queued(int clientPort, String backendName) {
+        StringBuilder sb = new StringBuilder();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/net/tcp"))) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length < 5 || !f[1].contains(":") || f[0].startsWith("sl")) {
+                    continue;
+                }
+                int local = Integer.parseInt(f[1].substring(f[1].indexOf(':') + 1), 16);
+                int remote = Integer.parseInt(f[2].substring(f[2].indexOf(':') + 1), 16);
+                String[] q = f[4].split(":");
+                long tx = Long.parseLong(q[0], 16);
+                long rx = Long.parseLong(q[1], 16);
+                if ((tx != 0 || rx != 0) && (local == clientPort || remote == clientPort
+                        || BACKEND_PORTS.getOrDefault(backendName, -1) == local
+                        || BACKEND_PORTS.getOrDefault(backendName, -1) == remote)) {
+                    sb.append(" [").append(local).append("->").append(remote).append(" state ").append(f[3])
+                            .append(" tx ").append(tx).append(" rx ").append(rx).append(']');
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            sb.append(" (").append(e).append(')');
+        }
+        return sb.length() == 0 ? "none" : sb.toString();
+    }
+
+    /** Each WebSocket backend's port, by name. */
+    static final Map<String, Integer> BACKEND_PORTS = new ConcurrentHashMap<>();
+
     /** A Java-WebSocket client that queues what it receives. */
     private static final class WsClient extends org.java_websocket.client.WebSocketClient {
         final LinkedBlockingQueue<String> got = new LinkedBlockingQueue<>();
@@ -252,12 +334,14 @@ class SoakTest {
     }
 
     /** WebSocket sessions: connect, send a numbered message every 50–250 ms for 2–20 s, check each echo, close. */
-    private void wsClient(URI uri, long seed) {
+    private void wsClient(SoakSubject p, URI uri, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         while (running) {
             long start = System.nanoTime();
             String backend = null;
             WsClient ws = new WsClient(uri);
+            CountingSocket socket = new CountingSocket();
+            ws.setSocket(socket); // not yet connected: the library connects it, and speaks ws:// over it
             try {
                 if (!ws.connectBlocking(10, TimeUnit.SECONDS)) {
                     continue; // refused or cut during the handshake: a new session
@@ -282,6 +366,9 @@ class SoakTest {
                     String echo = ws.got.poll(15, TimeUnit.SECONDS);
                     if (echo == null) {
                         why = "no echo of message " + (i - 1) + " within 15 s" + (ws.gone ? " (closed)" : "")
+                                + "; the client's socket read " + socket.read + " bytes and wrote " + socket.written
+                                + "; the balancer's session: " + p.describeSession(socket.getLocalPort())
+                                + "; sockets of its ports with bytes queued: " + queued(socket.getLocalPort(), backend)
                                 + "; the server " + (SERVER_RECEIVED.contains(m) ? "received it" : "never received it");
                     } else if (!echo.equals(m)) {
                         violations.add("ws on " + backend + ": sent " + m + ", got back " + echo);
@@ -430,6 +517,7 @@ class SoakTest {
             List<Member> tcp = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 ws.add(new WsMember("ws" + i, ProxyHarness.freePort()));
+                BACKEND_PORTS.put("ws" + i, ws.get(i).port);
                 h.ignoreSocketsOnPort(ws.get(i).port);
                 tcp.add(new TcpMember("tcp" + i, ProxyHarness.freePort()));
             }
@@ -450,7 +538,7 @@ class SoakTest {
             URI uri = URI.create("ws://127.0.0.1:" + p.port("ws") + "/");
             for (int i = 0; i < WS_CLIENTS; i++) {
                 long seed = i;
-                threads.add(new Thread(() -> wsClient(uri, seed), "soak-ws-" + i));
+                threads.add(new Thread(() -> wsClient(p, uri, seed), "soak-ws-" + i));
             }
             for (int i = 0; i < BULK_CLIENTS; i++) {
                 long seed = 1000 + i;

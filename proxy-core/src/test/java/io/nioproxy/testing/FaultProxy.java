@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class FaultProxy implements AutoCloseable {
     /** What happens to the bytes flowing back from the target (the direction under test). */
-    public enum Fault { NONE, LATENCY, SLICE, STALL, RESET_AFTER, CLOSE_AFTER }
+    public enum Fault { NONE, LATENCY, SLICE, STALL, RESET_AFTER, CLOSE_AFTER, SLICE_FIRST_FORWARD }
 
     private final ServerSocket server;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
@@ -30,8 +30,9 @@ public final class FaultProxy implements AutoCloseable {
 
     /**
      * @param target where to connect
-     * @param fault  applied to the bytes coming back from the target
-     * @param after  the byte count for RESET_AFTER and CLOSE_AFTER
+     * @param fault  applied to the bytes coming back from the target; {@code SLICE_FIRST_FORWARD}: to the first
+     *               {@code after} bytes going to it
+     * @param after  the byte count for RESET_AFTER, CLOSE_AFTER and SLICE_FIRST_FORWARD
      */
     public FaultProxy(InetSocketAddress target, Fault fault, long after) throws IOException {
         this.fault = fault;
@@ -66,6 +67,19 @@ public final class FaultProxy implements AutoCloseable {
                 long sent = 0;
                 int n;
                 while ((n = in.read(buf)) > 0) {
+                    if (!back && fault == Fault.SLICE_FIRST_FORWARD && sent < after) {
+                        // the first bytes toward the target one segment each (a ClientHello a byte at a time)
+                        int sliced = (int) Math.min(n, after - sent);
+                        for (int i = 0; i < sliced; i++) {
+                            out.write(buf[i]);
+                            out.flush();
+                            sleep(1);
+                        }
+                        out.write(buf, sliced, n - sliced);
+                        out.flush();
+                        sent += n;
+                        continue;
+                    }
                     if (back) {
                         switch (fault) {
                             case LATENCY -> sleep(5);

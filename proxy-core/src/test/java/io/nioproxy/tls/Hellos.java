@@ -11,12 +11,12 @@ import java.util.Arrays;
 import java.util.List;
 
 /** Real ClientHellos, as the JDK's TLS client writes them, and the same hellos cut into other records. */
-final class Hellos {
+public final class Hellos {
     private Hellos() {
     }
 
     /** The first flight of a JDK TLS client asking for {@code serverName} (none when null), with ALPN protocols. */
-    static byte[] jdk(String serverName, String... alpn) throws Exception {
+    public static byte[] jdk(String serverName, String... alpn) throws Exception {
         SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(null, null, null);
         SSLEngine engine = ctx.createSSLEngine("peer.invalid", 443);
@@ -36,7 +36,7 @@ final class Hellos {
     }
 
     /** The handshake bytes of {@code records}, cut again into records of at most {@code size} bytes each. */
-    static byte[] refragment(byte[] records, int size) {
+    public static byte[] refragment(byte[] records, int size) {
         ByteArrayOutputStream handshake = new ByteArrayOutputStream();
         for (int p = 0; p < records.length; ) {
             int length = (records[p + 3] & 0xFF) << 8 | (records[p + 4] & 0xFF);
@@ -54,7 +54,7 @@ final class Hellos {
     }
 
     /** {@code bytes[0, n)} in a buffer that ends there: a read past the limit throws instead of seeing more. */
-    static ByteBuffer exact(byte[] bytes, int n) {
+    public static ByteBuffer exact(byte[] bytes, int n) {
         return ByteBuffer.wrap(Arrays.copyOf(bytes, n)).asReadOnlyBuffer();
     }
 }
