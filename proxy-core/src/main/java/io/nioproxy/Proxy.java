@@ -19,6 +19,7 @@ import io.nioproxy.config.ListenerConfig;
 import io.nioproxy.config.ProxyConfig;
 import io.nioproxy.config.SniConfig;
 import io.nioproxy.relay.Route;
+import io.nioproxy.rebalance.Rebalancer;
 import io.nioproxy.relay.SniRoutes;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.loop.EventLoop;
@@ -58,6 +59,7 @@ public final class Proxy implements ProxyView, AutoCloseable {
     private final ExecutorService checks;
     private final List<BackendSource> sources = new ArrayList<>();
     private final List<HealthChecker> healthCheckers = new ArrayList<>();
+    private final List<Rebalancer> rebalancers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private AdminServer admin;
     private final java.util.concurrent.atomic.AtomicInteger globalActive = new java.util.concurrent.atomic.AtomicInteger();
     private AccessLog accessLog;
@@ -172,6 +174,9 @@ public final class Proxy implements ProxyView, AutoCloseable {
             BackendSource source = new BackendSource(registry, l.config(), initialSpecs.get(i));
             source.start(control);
             sources.add(source);
+            Rebalancer rebalancer = new Rebalancer(this, l, control);
+            rebalancer.start();
+            rebalancers.add(rebalancer);
         }
         long[] ticks = new long[1];
         control.scheduleWithFixedDelay(() -> {
@@ -219,11 +224,26 @@ public final class Proxy implements ProxyView, AutoCloseable {
     /** Any thread (not a loop): closes the sessions {@code filter} selects, on every loop; returns how many. */
     @Override
     public int closeSessions(Predicate<Session> filter) {
+        return closeSessions(filter, Session.CloseReason.ADMIN_CLOSED);
+    }
+
+    @Override
+    public int closeSessions(Predicate<Session> filter, Session.CloseReason reason) {
         int n = 0;
-        for (Integer closed : onEveryLoop(t -> t.closeWhere(filter, Session.CloseReason.ADMIN_CLOSED))) {
+        for (Integer closed : onEveryLoop(t -> t.closeWhere(filter, reason))) {
             n += closed == null ? 0 : closed;
         }
         return n;
+    }
+
+    @Override
+    public Rebalancer rebalancer(String name) {
+        for (Rebalancer r : rebalancers) {
+            if (r.listener().config().name().equals(name)) {
+                return r;
+            }
+        }
+        throw new IllegalArgumentException("no listener or pool " + name);
     }
 
     /**

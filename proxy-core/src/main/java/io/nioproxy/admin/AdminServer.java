@@ -108,6 +108,7 @@ public final class AdminServer {
         server.createContext("/metrics", ex -> admin.handle(ex, admin::metrics));
         server.createContext("/connections", ex -> admin.handle(ex, admin::connections));
         server.createContext("/api/history", ex -> admin.handle(ex, admin::history));
+        server.createContext("/rebalance", ex -> admin.handle(ex, admin::rebalance));
         server.createContext("/", ex -> admin.handle(ex, admin::dashboard));
         server.start();
         return admin;
@@ -150,6 +151,54 @@ public final class AdminServer {
         ex.sendResponseHeaders(reply.status(), body.length == 0 ? -1 : body.length);
         try (OutputStream os = ex.getResponseBody()) {
             os.write(body);
+        }
+    }
+
+    /**
+     * {@code POST /rebalance?listener=NAME[&dry_run=true]}: the plan now, and (unless a dry run) start it;
+     * {@code POST /rebalance/stop?listener=NAME}: stop the one in progress; {@code GET /rebalance?listener=NAME}: its
+     * state.
+     */
+    private Reply rebalance(HttpExchange ex, Map<String, String> q) throws IOException {
+        ex.getRequestBody().readAllBytes();
+        String path = ex.getRequestURI().getPath();
+        io.nioproxy.rebalance.Rebalancer r = proxy.rebalancer(registry(q).listener());
+        if (path.equals("/rebalance/stop")) {
+            requirePost(ex);
+            return new Reply(200, "{\"stopped\":" + (r.running() != null) + ",\"dropped\":" + r.stop() + "}");
+        }
+        if (!path.equals("/rebalance") && !path.equals("/rebalance/")) {
+            throw new BadRequest(404, "no such endpoint: " + path);
+        }
+        if (ex.getRequestMethod().equals("GET")) {
+            return new Reply(200, "{\"running\":" + (r.running() == null ? "null" : Json.string(r.running()))
+                    + ",\"pending\":" + r.pending() + ",\"spread\":" + round(r.spread())
+                    + ",\"sessions_moved\":" + r.sessionsMoved() + "}");
+        }
+        requirePost(ex);
+        boolean dry = "true".equals(q.get("dry_run"));
+        io.nioproxy.rebalance.Rebalancer.Plan plan = dry ? r.plan() : r.run("admin");
+        StringBuilder sb = new StringBuilder("{\"dry_run\":").append(dry)
+                .append(",\"spread\":").append(round(plan.spread()))
+                .append(",\"tolerance\":").append(round(plan.tolerance()))
+                .append(",\"moves\":[");
+        for (int i = 0; i < plan.moves().size(); i++) {
+            var m = plan.moves().get(i);
+            sb.append(i == 0 ? "" : ",").append("{\"client\":").append(Json.string(m.client()))
+                    .append(",\"from\":").append(Json.string(m.from()))
+                    .append(",\"to\":").append(Json.string(m.to()))
+                    .append(",\"sessions\":").append(m.sessions()).append('}');
+        }
+        return new Reply(200, sb.append("]}").toString());
+    }
+
+    private static String round(double v) {
+        return String.format(java.util.Locale.ROOT, "%.3f", v);
+    }
+
+    private static void requirePost(HttpExchange ex) {
+        if (!ex.getRequestMethod().equals("POST")) {
+            throw new BadRequest(405, "use POST for " + ex.getRequestURI().getPath());
         }
     }
 
@@ -205,6 +254,8 @@ public final class AdminServer {
                 }
                 sb.append(",\"client\":").append(Json.string(r.client()))
                         .append(",\"backend\":").append(r.backend() == null ? "null" : Json.string(r.backend()))
+                        .append(",\"backend_local\":").append(r.backendLocal() == null ? "null"
+                                : Json.string(r.backendLocal()))
                         .append(",\"state\":").append(Json.string(r.state()))
                         .append(",\"age_seconds\":").append(r.ageMillis() / 1000.0)
                         .append(",\"idle_seconds\":").append(r.idleMillis() / 1000.0)

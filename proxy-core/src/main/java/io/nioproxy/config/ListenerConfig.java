@@ -28,6 +28,7 @@ import java.util.List;
  * @param drainTimeoutNanos  default deadline of a drain; 0 = none (sessions run to their end)
  * @param protection         PROXY protocol, limits, timeouts for hostile or dead peers
  * @param sni                routing by TLS server name to pools; null = none (the listener's own backends)
+ * @param rebalance          moving sessions after scale-out
  * @param effective          every listener key (name after {@code proxy.}) with its effective text, for the
  *                           start-up line
  */
@@ -51,6 +52,7 @@ public record ListenerConfig(
         long drainTimeoutNanos,
         Protection protection,
         SniConfig sni,
+        RebalanceConfig rebalance,
         java.util.Map<String, String> effective) {
 
     public ListenerConfig {

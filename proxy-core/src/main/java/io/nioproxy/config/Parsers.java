@@ -59,6 +59,21 @@ public final class Parsers {
     }
 
     /** The text itself (trimmed). */
+    /** A decimal number from {@code min} to {@code max}. */
+    public static Parser<Double> decimal(double min, double max) {
+        return (key, text) -> {
+            try {
+                double v = Double.parseDouble(text.trim());
+                if (v >= min && v <= max) {
+                    return v;
+                }
+            } catch (NumberFormatException e) {
+                // the message below
+            }
+            throw ConfigException.bad(key, text, "expected a number from " + min + " to " + max);
+        };
+    }
+
     public static Parser<String> text() {
         return (key, text) -> text.trim();
     }

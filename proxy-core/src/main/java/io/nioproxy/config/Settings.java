@@ -246,6 +246,26 @@ public final class Settings {
     public static final Key<Integer> KEEPALIVE_COUNT = listener("tcp.keepalive.count", "0",
             "TCP_KEEPCOUNT (0 = the kernel's)",
             Parsers.integer(0, 127));
+    public static final Key<Boolean> REBALANCE = listener("rebalance", "off",
+            "on: after a backend joins or comes back (once the set settled), or while the spread stays over"
+                    + " rebalance.tolerance, ask the fewest clients needed to reconnect, paced, to bring it under",
+            Parsers.choice("on or off", Map.of("on", true, "off", false, "true", true, "false", false)));
+    public static final Key<Double> REBALANCE_TOLERANCE = listener("rebalance.tolerance", "1.2",
+            "the spread (most loaded backend's sessions per unit of weight over the mean) a rebalance brings the"
+                    + " backends under, and that triggers one after rebalance.after",
+            Parsers.decimal(1.0, 100.0));
+    public static final Key<Double> REBALANCE_RATE = listener("rebalance.rate", "10",
+            "clients asked to reconnect per second at most, each at a jittered moment",
+            Parsers.decimal(0.01, 100_000));
+    public static final Key<Double> REBALANCE_MAX_SHARE = listener("rebalance.max.share", "0.25",
+            "most sessions one rebalance may move, as a share of the backends' sessions",
+            Parsers.decimal(0.0001, 1.0));
+    public static final Key<Long> REBALANCE_SETTLE = listener("rebalance.settle", "10s",
+            "a rebalance waits until the backend set has not changed for this long",
+            Parsers.duration());
+    public static final Key<Long> REBALANCE_AFTER = listener("rebalance.after", "1m",
+            "with no backend change, a spread over the tolerance this long starts a rebalance (0 = only changes do)",
+            Parsers.duration());
     public static final Key<io.nioproxy.tls.ServerNameRules<String>> SNI_ROUTES = listener("sni.routes", null,
             "NAME=POOL[,NAME=POOL...]: read each client's TLS ClientHello (not decrypted, not consumed) and send it"
                     + " to the pool of its server name; NAME is a host name or *.domain (any depth below it)",
@@ -270,7 +290,8 @@ public final class Settings {
             HEALTH_PASSIVE, HEALTH_ON_DOWN, HEALTH_CLOSE_GRACE, MAXCONN_GLOBAL, PROXY_SEND, PROXY_TRUSTED,
             PROXY_TIMEOUT, MAXCONN, BACKEND_MAXCONN, CLIENT_MAXCONN, CLIENT_RATE, HALFCLOSED_TIMEOUT, MAX_AGE,
             KEEPALIVE, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT, POOLS, SNI_ROUTES, SNI_DEFAULT, SNI_TIMEOUT,
-            SNI_MAX);
+            SNI_MAX, REBALANCE, REBALANCE_TOLERANCE, REBALANCE_RATE, REBALANCE_MAX_SHARE, REBALANCE_SETTLE,
+            REBALANCE_AFTER);
 
     /**
      * The keys a pool takes under {@code proxy.pool.NAME.}: what is behind the accept — backends, how they are
@@ -281,7 +302,8 @@ public final class Settings {
             CONNECT_ATTEMPTS, TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX,
             DRAIN_TIMEOUT, HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT,
             HEALTH_HOLDDOWN, HEALTH_PASSIVE, HEALTH_ON_DOWN, HEALTH_CLOSE_GRACE, PROXY_SEND, BACKEND_MAXCONN,
-            KEEPALIVE, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
+            KEEPALIVE, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT, REBALANCE, REBALANCE_TOLERANCE,
+            REBALANCE_RATE, REBALANCE_MAX_SHARE, REBALANCE_SETTLE, REBALANCE_AFTER);
 
     private static final String BACKENDS_HELP = "no backends: give them as -Dproxy.backends=HOST:PORT[,HOST:PORT...]"
             + " (or proxy.listener.NAME.backends), or run with --demo to try nioproxy with three built-in backends";
@@ -663,7 +685,10 @@ public final class Settings {
                 value(own, CONNECT_ATTEMPTS), value(own, BACKLOG), value(own, TCP_NODELAY),
                 value(own, SOCKET_RCVBUF).intValue(), value(own, SOCKET_SNDBUF).intValue(), health,
                 value(own, AFFINITY_TTL), value(own, AFFINITY_MAX), file,
-                value(own, DNS_REFRESH), value(own, DRAIN_TIMEOUT), protection, sni, effective);
+                value(own, DNS_REFRESH), value(own, DRAIN_TIMEOUT), protection, sni,
+                new RebalanceConfig(value(own, REBALANCE), value(own, REBALANCE_TOLERANCE), value(own, REBALANCE_RATE),
+                        value(own, REBALANCE_MAX_SHARE), value(own, REBALANCE_SETTLE), value(own, REBALANCE_AFTER)),
+                effective);
     }
 
     /**

@@ -175,6 +175,24 @@ public final class PrometheusExporter {
         }
         lastBusy = busy;
         lastScrapeNanos = now;
+        type(sb, "nioproxy_rebalance_spread", "gauge",
+                "Most loaded backend's sessions per unit of weight over the mean, backends in rotation (1 = even).");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_rebalance_spread", proxy.rebalancer(name(l)).spread(), "listener", name(l));
+        }
+        type(sb, "nioproxy_rebalance_pending", "gauge", "Clients a rebalance in progress has yet to move.");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_rebalance_pending", proxy.rebalancer(name(l)).pending(), "listener", name(l));
+        }
+        type(sb, "nioproxy_rebalance_pace", "gauge", "Clients moved per second while a rebalance runs (0: none runs).");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_rebalance_pace", proxy.rebalancer(name(l)).pace(), "listener", name(l));
+        }
+        type(sb, "nioproxy_rebalance_moved_total", "counter", "Clients asked to reconnect by a rebalance, by its reason.");
+        for (Listener l : listeners) {
+            proxy.rebalancer(name(l)).moved().forEach((reason, n) ->
+                    sample(sb, "nioproxy_rebalance_moved_total", n, "listener", name(l), "reason", reason));
+        }
         type(sb, "nioproxy_selector_rebuilds_total", "counter", "Selectors rebuilt after select() kept returning early.");
         for (EventLoop loop : loops) {
             sample(sb, "nioproxy_selector_rebuilds_total", loop.selectorRebuilds(), "loop", String.valueOf(loop.index()));

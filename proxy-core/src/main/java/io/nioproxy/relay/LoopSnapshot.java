@@ -18,9 +18,12 @@ public final class LoopSnapshot {
      * @param pool       the pool a listener that routes by server name sent it to (null: not routed by name, or not
      *                   yet)
      * @param serverName the ClientHello's server name (null: none, or not routed by name)
+ * @param backendLocal the balancer's own address on the backend connection (null before it exists): with the client
+ *                   address, both ends of the session as {@code ss} shows them
      */
     public record SessionRow(long id, String listener, String pool, String serverName, String client, String backend,
-                             String state, long ageMillis, long idleMillis, long bytesUp, long bytesDown) {
+                             String backendLocal, String state, long ageMillis, long idleMillis, long bytesUp,
+                             long bytesDown) {
     }
 
     public final int loop;

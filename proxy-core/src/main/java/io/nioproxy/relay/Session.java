@@ -70,6 +70,8 @@ public final class Session {
         SHUTDOWN,
         /** Closed through the admin API. */
         ADMIN_CLOSED,
+        /** Asked to reconnect so that its client lands on a less loaded backend (a rebalance after scale-out). */
+        REBALANCED,
         /** A PROXY header that was malformed, too large, or sent by an untrusted client. */
         PROXY_HEADER_REJECTED,
         /** A trusted client did not send its PROXY header in time. */
@@ -600,6 +602,19 @@ public final class Session {
 
     boolean closed() {
         return state == CLOSED;
+    }
+
+    /** The balancer's address on the backend connection; null before it is connected. Snapshots only (a syscall). */
+    String backendLocal() {
+        if (state != RELAYING || backend.conn == null) {
+            return null;
+        }
+        try {
+            InetSocketAddress a = backend.conn.localAddress();
+            return a == null ? null : Backend.identityOf(a);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     /** For {@code /connections}: relaying, hello (waiting for a ClientHello), or connecting (header included). */

@@ -92,7 +92,8 @@ final class SessionAccounting {
             }
             if (withSessions && (filter == null || filter.test(s))) {
                 snap.sessions.add(new LoopSnapshot.SessionRow(s.id, s.front.config().name(), poolOf(s), s.serverName,
-                        address(s.clientAddress), s.target == null ? null : s.target.identity(), s.stateLabel(),
+                        address(s.clientAddress), s.target == null ? null : s.target.identity(), s.backendLocal(),
+                        s.stateLabel(),
                         (nowNanos - s.startNanos) / 1_000_000, (nowNanos - s.lastActiveNanos) / 1_000_000, up, down));
             }
         });

@@ -36,6 +36,12 @@ public interface ProxyView {
     /** Closes the sessions {@code filter} selects, on every loop; returns how many. */
     int closeSessions(Predicate<Session> filter);
 
+    /** {@link #closeSessions(Predicate)} with the reason they are counted and logged under. */
+    int closeSessions(Predicate<Session> filter, Session.CloseReason reason);
+
+    /** The rebalancer of listener or pool {@code name}. */
+    io.nioproxy.rebalance.Rebalancer rebalancer(String name);
+
     /** The health checker of listener {@code index} (in {@link #listeners()} order). */
     HealthChecker healthChecker(int index);
 

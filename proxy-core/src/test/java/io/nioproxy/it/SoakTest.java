@@ -249,11 +249,18 @@ class SoakTest {
     }
 
     /**
-     * Every loopback TCP socket on the client's port or the backend's with bytes in a queue ({@code /proc/net/tcp}:
-     * tx = sent and not acknowledged, or not sent; rx = received and not read by its process): where bytes wait.
+     * What the balancer says of the session (its {@code /connections} row, with the balancer's own port toward the
+     * backend), and every loopback TCP socket of the session's two connections that has bytes in a queue
+     * ({@code /proc/net/tcp}: tx = written and not acknowledged; rx = received and not yet read by its process):
+     * where the bytes wait tells which hop holds them.
      */
-    static String queued(int clientPort, String backendName) {
-        StringBuilder sb = new StringBuilder();
+    static String diagnosis(SoakSubject p, int clientPort) {
+        String row = p.describeSession(clientPort);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"backend_local\":\"[^\"]*:(\\d+)\"").matcher(row);
+        int backendLocal = m.find() ? Integer.parseInt(m.group(1)) : -1;
+        StringBuilder sb = new StringBuilder("; the balancer's session: ").append(row)
+                .append("; sockets of the session with bytes queued:");
+        int found = 0;
         try {
             for (String line : Files.readAllLines(Path.of("/proc/net/tcp"))) {
                 String[] f = line.trim().split("\\s+");
@@ -265,9 +272,10 @@ class SoakTest {
                 String[] q = f[4].split(":");
                 long tx = Long.parseLong(q[0], 16);
                 long rx = Long.parseLong(q[1], 16);
-                if ((tx != 0 || rx != 0) && (local == clientPort || remote == clientPort
-                        || BACKEND_PORTS.getOrDefault(backendName, -1) == local
-                        || BACKEND_PORTS.getOrDefault(backendName, -1) == remote)) {
+                boolean ours = local == clientPort || remote == clientPort
+                        || (backendLocal > 0 && (local == backendLocal || remote == backendLocal));
+                if (ours && (tx != 0 || rx != 0)) {
+                    found++;
                     sb.append(" [").append(local).append("->").append(remote).append(" state ").append(f[3])
                             .append(" tx ").append(tx).append(" rx ").append(rx).append(']');
                 }
@@ -275,11 +283,8 @@ class SoakTest {
         } catch (IOException | RuntimeException e) {
             sb.append(" (").append(e).append(')');
         }
-        return sb.length() == 0 ? "none" : sb.toString();
+        return found == 0 ? sb.append(" none").toString() : sb.toString();
     }
-
-    /** Each WebSocket backend's port, by name. */
-    static final Map<String, Integer> BACKEND_PORTS = new ConcurrentHashMap<>();
 
     /** A Java-WebSocket client that queues what it receives. */
     private static final class WsClient extends org.java_websocket.client.WebSocketClient {
@@ -351,12 +356,12 @@ class SoakTest {
                     continue; // the backend went away during the handshake: a new session
                 }
                 backend = hello.substring(8);
-                wsSessions.incrementAndGet();
+                long sessionNo = wsSessions.incrementAndGet(); // in every message: "received" means this one
                 long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2000 + r.nextInt(18_000));
                 int i = 0;
                 String why = null;
                 while (running && System.nanoTime() < until && why == null) {
-                    String m = "m" + seed + "-" + i++ + "-" + "x".repeat(r.nextInt(200));
+                    String m = "m" + seed + "-" + sessionNo + "-" + i++ + "-" + "x".repeat(r.nextInt(200));
                     try {
                         ws.send(m);
                     } catch (RuntimeException e) {
@@ -367,8 +372,7 @@ class SoakTest {
                     if (echo == null) {
                         why = "no echo of message " + (i - 1) + " within 15 s" + (ws.gone ? " (closed)" : "")
                                 + "; the client's socket read " + socket.read + " bytes and wrote " + socket.written
-                                + "; the balancer's session: " + p.describeSession(socket.getLocalPort())
-                                + "; sockets of its ports with bytes queued: " + queued(socket.getLocalPort(), backend)
+                                + diagnosis(p, socket.getLocalPort())
                                 + "; the server " + (SERVER_RECEIVED.contains(m) ? "received it" : "never received it");
                     } else if (!echo.equals(m)) {
                         violations.add("ws on " + backend + ": sent " + m + ", got back " + echo);
@@ -517,7 +521,6 @@ class SoakTest {
             List<Member> tcp = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 ws.add(new WsMember("ws" + i, ProxyHarness.freePort()));
-                BACKEND_PORTS.put("ws" + i, ws.get(i).port);
                 h.ignoreSocketsOnPort(ws.get(i).port);
                 tcp.add(new TcpMember("tcp" + i, ProxyHarness.freePort()));
             }
