@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Moves long-lived sessions of one listener (or pool) after scale-out: when a backend joins or comes back (once the
  * set has settled), or while the spread stays over the tolerance, it plans with {@link MoveSelector} and asks the
- * chosen clients to reconnect — a plain close — at a paced, jittered rate.
+ * chosen clients to reconnect — a plain close — at a paced, jittered rate (gaps of 1 to 1.5 times {@code 1 / rate}).
  *
  * <p>Who moves. {@code source-ip}: exactly the clients whose owner in the current Maglev table differs from the backend
  * they are on (the affinity table still pins them there); the client's affinity entry is re-pointed to its owner
@@ -212,14 +212,11 @@ public final class Rebalancer {
         Log.info(listener.config().name() + ": rebalance (" + reason + "): spread " + fmt(b.plan.spread())
                 + " over tolerance " + fmt(config.tolerance()) + "; moving " + pending + " clients at "
                 + fmt(config.ratePerSecond()) + "/s");
-        double gapMillis = 1000.0 / config.ratePerSecond();
+        queue.clear();
         for (int i = 0; i < b.plan.moves().size(); i++) {
-            PlannedMove m = b.plan.moves().get(i);
-            Backend to = b.targets.get(i);
-            // the i-th move at a jittered moment of the i-th interval: at most the rate, never a burst
-            long at = (long) ((i + random.nextDouble()) * gapMillis);
-            scheduled.add(control.schedule(() -> move(m, to, reason), at, TimeUnit.MILLISECONDS));
+            queue.add(new Queued(b.plan.moves().get(i), b.targets.get(i)));
         }
+        scheduleNext(reason, random.nextDouble() * 1000.0 / config.ratePerSecond());
         return b.plan;
     }
 
@@ -238,8 +235,38 @@ public final class Rebalancer {
             f.cancel(false);
         }
         scheduled.clear();
+        queue.clear();
         pending = 0;
         running = null;
+    }
+
+    /** A planned move and the backend object it goes to. */
+    private record Queued(PlannedMove move, Backend to) {
+    }
+
+    private final java.util.ArrayDeque<Queued> queue = new java.util.ArrayDeque<>();
+
+    /**
+     * The next move after {@code delayMillis}. Moves are chained, each scheduled once the previous one has closed its
+     * sessions, after a gap drawn between 1 and 1.5 times {@code 1 / rate}: never more than the rate in any second,
+     * jittered so that reconnects do not arrive on a beat, and a slow move never makes the next ones bunch up.
+     */
+    private void scheduleNext(String reason, double delayMillis) {
+        scheduled.removeIf(java.util.concurrent.Future::isDone);
+        scheduled.add(control.schedule(() -> {
+            Queued q;
+            synchronized (this) {
+                if (running == null || !reason.equals(running) || (q = queue.poll()) == null) {
+                    return; // stopped, replaced by a newer rebalance, or done
+                }
+            }
+            move(q.move(), q.to(), reason);
+            synchronized (this) {
+                if (reason.equals(running) && !queue.isEmpty()) {
+                    scheduleNext(reason, (1.0 + random.nextDouble() * 0.5) * 1000.0 / config.ratePerSecond());
+                }
+            }
+        }, Math.round(delayMillis * 1000), TimeUnit.MICROSECONDS));
     }
 
     /** A plan with the backend objects its moves go to. */
@@ -330,17 +357,20 @@ public final class Rebalancer {
         return host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
     }
 
-    /** Control thread: one move's moment came. */
+    /** Control thread: one move's moment came. It counts as done (pending) once its sessions are closed. */
     private void move(PlannedMove m, Backend to, String reason) {
-        synchronized (this) {
-            if (running == null || !reason.equals(running)) {
-                return; // stopped, or replaced by a newer rebalance
-            }
-            pending--;
-            if (pending == 0) {
-                running = null;
+        try {
+            moveNow(m, to, reason);
+        } finally {
+            synchronized (this) {
+                if (reason.equals(running) && --pending == 0) {
+                    running = null;
+                }
             }
         }
+    }
+
+    private void moveNow(PlannedMove m, Backend to, String reason) {
         try {
             int max = listener.config().protection().backendMaxConn();
             if (!to.inRotation() || (max > 0 && to.active() + m.sessions() > max)) {

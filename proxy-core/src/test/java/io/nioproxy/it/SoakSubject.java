@@ -152,8 +152,16 @@ interface SoakSubject extends AutoCloseable {
 
         @Override
         public String describeSession(int clientPort) {
-            return proxy.snapshot(true, s -> s.clientAddress() != null && s.clientAddress().getPort() == clientPort)
-                    .stream().flatMap(snap -> snap.sessions.stream()).toList().toString();
+            // the fields /connections gives, in its form, so that a diagnosis reads both forms alike
+            StringBuilder sb = new StringBuilder("[");
+            proxy.snapshot(true, s -> s.clientAddress() != null && s.clientAddress().getPort() == clientPort).stream()
+                    .flatMap(snap -> snap.sessions.stream()).forEach(r -> sb.append(sb.length() > 1 ? "," : "")
+                            .append("{\"client\":\"").append(r.client()).append("\",\"backend\":\"").append(r.backend())
+                            .append("\",\"backend_local\":\"").append(r.backendLocal()).append("\",\"state\":\"")
+                            .append(r.state()).append("\",\"idle_seconds\":").append(r.idleMillis() / 1000.0)
+                            .append(",\"bytes_up\":").append(r.bytesUp()).append(",\"bytes_down\":")
+                            .append(r.bytesDown()).append('}'));
+            return sb.append(']').toString();
         }
 
         @Override

@@ -95,7 +95,9 @@ public final class NioPoller implements Poller, Consumer<SelectionKey> {
 
     @Override
     public boolean hasWork() {
-        return !closeNow.isEmpty(); // sockets to close right after the next select
+        // sockets to close right after the next select — and those cancelled since the last one (by a task run at the
+        // start of this turn: an admin close, a rebalance), or an idle loop would keep them open until it woke up
+        return !closeNow.isEmpty() || !closeNext.isEmpty();
     }
 
     @Override
