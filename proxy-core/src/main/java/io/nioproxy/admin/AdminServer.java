@@ -319,7 +319,13 @@ public final class AdminServer {
                         .append('}');
                 firstPoint = false;
             }
-            sb.append("]}");
+            sb.append("],\"rebalancing\":{");
+            boolean firstR = true;
+            for (Map.Entry<String, Integer> r : s.rebalancing().entrySet()) {
+                sb.append(firstR ? "" : ",").append(Json.string(r.getKey())).append(':').append(r.getValue());
+                firstR = false;
+            }
+            sb.append("}}");
         }
         return sb.append("]}").toString();
     }
@@ -380,7 +386,6 @@ public final class AdminServer {
                 }
                 sb.append('{')
                         .append("\"listener\":").append(Json.string(l.config().name()))
-                        .append(",\"kind\":").append(Json.string(l.config().pool() ? "pool" : "listener"))
                         .append(",\"address\":").append(Json.string(b.identity()))
                         .append(",\"state\":").append(Json.string(b.removed() ? "removed" : b.state().label()))
                         .append(",\"active\":").append(b.active())
@@ -388,6 +393,7 @@ public final class AdminServer {
                         .append(",\"sessions\":").append(b.sessions())
                         .append(",\"connect_failures\":").append(b.connectFailures())
                         .append(",\"source\":").append(Json.string(b.source()))
+                        .append(",\"kind\":").append(Json.string(l.config().pool() ? "pool" : "listener"))
                         .append('}');
             }
         }

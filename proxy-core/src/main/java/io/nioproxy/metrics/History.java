@@ -29,8 +29,8 @@ public final class History {
                         double upBytesPerSecond, double downBytesPerSecond) {
     }
 
-    /** One sample: the time and every backend. */
-    public record Sample(long timeMillis, List<Point> points) {
+    /** One sample: the time, every backend, and the rebalances in progress (listener or pool → moves pending). */
+    public record Sample(long timeMillis, List<Point> points, Map<String, Integer> rebalancing) {
     }
 
     private final ProxyView proxy;
@@ -59,7 +59,12 @@ public final class History {
             }
             double secs = lastNanos == 0 ? 0 : (now - lastNanos) / 1e9;
             List<Point> points = new ArrayList<>();
+            Map<String, Integer> rebalancing = new java.util.LinkedHashMap<>();
             for (Listener l : proxy.listeners()) {
+                int pending = proxy.rebalancer(l.config().name()).pending();
+                if (pending > 0) {
+                    rebalancing.put(l.config().name(), pending);
+                }
                 for (Backend b : l.backends()) {
                     long[] cur = bytes.getOrDefault(b, new long[2]);
                     long[] prev = lastBytes.get(b);
@@ -76,7 +81,7 @@ public final class History {
             synchronized (this) {
                 lastBytes = bytes;
                 lastNanos = now;
-                samples.addLast(new Sample(System.currentTimeMillis(), points));
+                samples.addLast(new Sample(System.currentTimeMillis(), points, rebalancing));
                 while (samples.size() > SAMPLES) {
                     samples.removeFirst();
                 }
