@@ -162,12 +162,41 @@ class RebalanceSocketIoTest {
             try (Node clients = new Node("fleet-clients.js", String.valueOf(ProxyHarness.port(p)),
                     String.valueOf(CLIENTS), "127.0.2", transports)) {
                 clients.await("connected " + CLIENTS, 90);
+                // sessions per backend every 100 ms, for the chart in docs/operations.md
+                Path csv = Path.of("target", "rebalance-" + balance + ".csv");
+                List<String> samples = Collections.synchronizedList(new ArrayList<>());
+                long start = System.nanoTime();
+                Thread sampler = new Thread(() -> {
+                    while (!Thread.currentThread().isInterrupted()) {
+                        StringBuilder row = new StringBuilder(String.valueOf((System.nanoTime() - start) / 1_000_000));
+                        List<Backend> bs = p.listeners().get(0).backends();
+                        for (int port : ports) {
+                            row.append(',').append(bs.stream().filter(b -> b.address().getPort() == port)
+                                    .mapToInt(Backend::active).findFirst().orElse(0));
+                        }
+                        samples.add(row.toString());
+                        try {
+                            Thread.sleep(100);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                }, "rebalance-sampler");
+                sampler.setDaemon(true);
+                sampler.start();
+                Thread.sleep(1000);
                 double before = spread(p);
                 long added = System.currentTimeMillis();
                 p.listeners().get(0).registry().add(new InetSocketAddress("127.0.0.1", ports[2]), 1, "test");
                 await("a rebalance ran and finished", Duration.ofSeconds(60), () ->
                         p.rebalancer("default").sessionsMoved() > 0 && p.rebalancer("default").running() == null);
                 Thread.sleep(4000); // the moved clients reconnect (socket.io's back-off) and echo on their new server
+                sampler.interrupt();
+                sampler.join(2000);
+                Files.createDirectories(csv.getParent());
+                Files.write(csv, java.util.stream.Stream.concat(java.util.stream.Stream.of("ms,s1,s2,s3,added_ms="
+                        + (added - System.currentTimeMillis() + (System.nanoTime() - start) / 1_000_000)),
+                        samples.stream()).toList());
                 OutputStream in = clients.process.getOutputStream();
                 in.write("report\n".getBytes(StandardCharsets.US_ASCII));
                 in.flush();
