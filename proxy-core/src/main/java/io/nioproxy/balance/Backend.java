@@ -44,6 +44,12 @@ public final class Backend {
     /** Connect failures since the last success: the passive health signal. */
     private final AtomicInteger consecutiveConnectFailures = new AtomicInteger();
 
+    /**
+     * When it last joined the rotation while the balancer ran (added, or back up), for slow start;
+     * {@link Long#MIN_VALUE} for a backend configured at start (it takes its full share at once).
+     */
+    private volatile long joinedNanos = Long.MIN_VALUE;
+
     /** Drain deadline ({@link System#nanoTime} terms); control threads only, under the registry's lock. */
     long drainDeadlineNanos = Long.MAX_VALUE;
 
@@ -97,6 +103,16 @@ public final class Backend {
 
     void restore() {
         this.removed = false;
+    }
+
+    /** Control: it joined the rotation now (added or back up while running): slow start runs from here. */
+    void joined(long nowNanos) {
+        this.joinedNanos = nowNanos;
+    }
+
+    /** When it last joined the rotation while running; {@link Long#MIN_VALUE} for a backend there from the start. */
+    public long joinedNanos() {
+        return joinedNanos;
     }
 
     /** Loops: may this backend take a new client? */

@@ -83,6 +83,7 @@ public final class BackendRegistry {
             b = new Backend(address, weight, source);
             backends.add(b);
             if (log) {
+                b.joined(System.nanoTime()); // added while running: slow start applies
                 Log.info("listener " + listener + ": backend " + id + " added (weight " + weight + ")");
             }
         } else {
@@ -90,6 +91,7 @@ public final class BackendRegistry {
             if (b.removed() || b.state() == Backend.State.DRAINING) {
                 b.state(Backend.State.UP);
                 b.drainDeadlineNanos = Long.MAX_VALUE;
+                b.joined(System.nanoTime());
                 Log.info("listener " + listener + ": backend " + id + " back in rotation");
             }
             b.restore();
@@ -162,6 +164,7 @@ public final class BackendRegistry {
         }
         b.state(Backend.State.UP);
         b.resetPassive();
+        b.joined(System.nanoTime());
         Log.info("listener " + listener + ": backend " + b.identity() + " is UP (" + reason + ")");
         publish();
     }

@@ -25,6 +25,8 @@ public final class Balancer {
     private volatile BackendSet set;
     /** Sessions per backend at once (0: no limit): a full backend is skipped like one already tried. */
     private volatile int backendMaxConn;
+    /** Slow start window (0: off): a backend that joined takes a share of new clients growing over it. */
+    private volatile long slowStartNanos;
 
     public Balancer(BalancePolicy policy, List<Backend> backends) {
         this(policy, backends, null);
@@ -43,6 +45,27 @@ public final class Balancer {
 
     public void backendMaxConn(int max) {
         this.backendMaxConn = max;
+    }
+
+    /**
+     * Slow start (HAProxy's {@code slowstart}, Envoy's {@code slow_start_config}): for {@code least-conn} and
+     * {@code round-robin}, a backend that joined the rotation while running counts with a weight that grows from 5% to
+     * all of it over the window. The hash policies are left alone, as in HAProxy: ramping a consistent-hash table would
+     * move clients twice; there the rebalance's pace is the throttle.
+     */
+    public void slowStart(long windowNanos) {
+        this.slowStartNanos = windowNanos;
+    }
+
+    /** The share (0.05..1) of its weight {@code b} has now. */
+    double ramp(Backend b, long nowNanos) {
+        long window = slowStartNanos;
+        long joined = b.joinedNanos();
+        if (window == 0 || joined == Long.MIN_VALUE || nowNanos == 0) {
+            return 1.0;
+        }
+        long elapsed = nowNanos - joined;
+        return elapsed >= window ? 1.0 : Math.max(0.05, (double) elapsed / window);
     }
 
     public BackendSet backends() {
@@ -98,6 +121,11 @@ public final class Balancer {
                 int[] seq = s.roundRobin();
                 long c = roundRobinCursor.getAndIncrement();
                 Backend b = s.get(seq[(int) Long.remainderUnsigned(c, seq.length)]);
+                // a backend in slow start takes its turn with the probability of its ramp, else the next one does
+                for (int k = 1; k < seq.length && slowStartNanos != 0
+                        && ramp(b, nowNanos) < java.util.concurrent.ThreadLocalRandom.current().nextDouble(); k++) {
+                    b = s.get(seq[(int) Long.remainderUnsigned(c + k, seq.length)]);
+                }
                 return usable(b, tried, triedCount) && hasRoom(b) ? b
                         : firstUntried(s, (int) Long.remainderUnsigned(c, n), tried, triedCount);
             }
@@ -107,13 +135,23 @@ public final class Balancer {
                 int start = (int) Long.remainderUnsigned(roundRobinCursor.getAndIncrement(), n);
                 Backend best = null;
                 long bestActive = 0;
+                double bestScore = 0;
+                boolean ramping = slowStartNanos != 0;
                 for (int j = 0; j < n; j++) {
                     Backend b = s.get((start + j) % n);
                     if (!usable(b, tried, triedCount) || !hasRoom(b)) {
                         continue;
                     }
                     long a = b.active();
-                    if (best == null || a * best.weight() < bestActive * b.weight()) {
+                    if (ramping) {
+                        // with slow start: (sessions + 1) per unit of the weight it has now, so that a backend
+                        // that just joined fills at the pace of its ramp instead of taking every new client
+                        double score = (a + 1) / (b.weight() * ramp(b, nowNanos));
+                        if (best == null || score < bestScore) {
+                            best = b;
+                            bestScore = score;
+                        }
+                    } else if (best == null || a * best.weight() < bestActive * b.weight()) {
                         best = b;
                         bestActive = a;
                     }

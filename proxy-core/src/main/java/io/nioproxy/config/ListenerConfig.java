@@ -29,6 +29,7 @@ import java.util.List;
  * @param protection         PROXY protocol, limits, timeouts for hostile or dead peers
  * @param sni                routing by TLS server name to pools; null = none (the listener's own backends)
  * @param rebalance          moving sessions after scale-out
+ * @param slowStartNanos     least-conn and round-robin: a backend that joins ramps up over this long; 0 = off
  * @param effective          every listener key (name after {@code proxy.}) with its effective text, for the
  *                           start-up line
  */
@@ -53,6 +54,7 @@ public record ListenerConfig(
         Protection protection,
         SniConfig sni,
         RebalanceConfig rebalance,
+        long slowStartNanos,
         java.util.Map<String, String> effective) {
 
     public ListenerConfig {

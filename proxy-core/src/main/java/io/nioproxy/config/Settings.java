@@ -266,6 +266,10 @@ public final class Settings {
     public static final Key<Long> REBALANCE_AFTER = listener("rebalance.after", "1m",
             "with no backend change, a spread over the tolerance this long starts a rebalance (0 = only changes do)",
             Parsers.duration());
+    public static final Key<Long> SLOWSTART = listener("backend.slowstart", "0",
+            "least-conn and round-robin: a backend that joins (added, or back up) takes a share of new clients growing"
+                    + " from 5% to its weight over this long (0 = at once)",
+            Parsers.duration());
     public static final Key<io.nioproxy.tls.ServerNameRules<String>> SNI_ROUTES = listener("sni.routes", null,
             "NAME=POOL[,NAME=POOL...]: read each client's TLS ClientHello (not decrypted, not consumed) and send it"
                     + " to the pool of its server name; NAME is a host name or *.domain (any depth below it)",
@@ -291,7 +295,7 @@ public final class Settings {
             PROXY_TIMEOUT, MAXCONN, BACKEND_MAXCONN, CLIENT_MAXCONN, CLIENT_RATE, HALFCLOSED_TIMEOUT, MAX_AGE,
             KEEPALIVE, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT, POOLS, SNI_ROUTES, SNI_DEFAULT, SNI_TIMEOUT,
             SNI_MAX, REBALANCE, REBALANCE_TOLERANCE, REBALANCE_RATE, REBALANCE_MAX_SHARE, REBALANCE_SETTLE,
-            REBALANCE_AFTER);
+            REBALANCE_AFTER, SLOWSTART);
 
     /**
      * The keys a pool takes under {@code proxy.pool.NAME.}: what is behind the accept — backends, how they are
@@ -303,7 +307,7 @@ public final class Settings {
             DRAIN_TIMEOUT, HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT,
             HEALTH_HOLDDOWN, HEALTH_PASSIVE, HEALTH_ON_DOWN, HEALTH_CLOSE_GRACE, PROXY_SEND, BACKEND_MAXCONN,
             KEEPALIVE, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT, REBALANCE, REBALANCE_TOLERANCE,
-            REBALANCE_RATE, REBALANCE_MAX_SHARE, REBALANCE_SETTLE, REBALANCE_AFTER);
+            REBALANCE_RATE, REBALANCE_MAX_SHARE, REBALANCE_SETTLE, REBALANCE_AFTER, SLOWSTART);
 
     private static final String BACKENDS_HELP = "no backends: give them as -Dproxy.backends=HOST:PORT[,HOST:PORT...]"
             + " (or proxy.listener.NAME.backends), or run with --demo to try nioproxy with three built-in backends";
@@ -688,7 +692,7 @@ public final class Settings {
                 value(own, DNS_REFRESH), value(own, DRAIN_TIMEOUT), protection, sni,
                 new RebalanceConfig(value(own, REBALANCE), value(own, REBALANCE_TOLERANCE), value(own, REBALANCE_RATE),
                         value(own, REBALANCE_MAX_SHARE), value(own, REBALANCE_SETTLE), value(own, REBALANCE_AFTER)),
-                effective);
+                value(own, SLOWSTART), effective);
     }
 
     /**

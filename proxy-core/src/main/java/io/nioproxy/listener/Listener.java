@@ -66,6 +66,7 @@ public final class Listener {
         BackendRegistry registry = new BackendRegistry(config.name(),
                 new Balancer(config.balance(), List.of(), affinity), affinity);
         registry.balancer().backendMaxConn(config.protection().backendMaxConn());
+        registry.balancer().slowStart(config.slowStartNanos());
         this.route = new Route(config, registry, loops);
     }
 

@@ -232,6 +232,50 @@ class RebalanceTest {
         }
     }
 
+    /** Opens {@code n} sessions from 127.0.4.x; returns how many reached each backend name. */
+    private static Map<String, Integer> open(Proxy p, int n, int from, List<Socket> keep) throws IOException {
+        Map<String, Integer> reached = new TreeMap<>();
+        for (int i = 0; i < n; i++) {
+            Socket s = ProxyHarness.connect(p, "127.0.4." + (from + i));
+            keep.add(s);
+            reached.merge(ProxyHarness.readLine(s.getInputStream()), 1, Integer::sum);
+        }
+        return reached;
+    }
+
+    @Test
+    void slowStartFillsAJoiningBackendGraduallyUnderLeastConn() throws Exception {
+        List<Socket> keep = new ArrayList<>();
+        try (ProxyHarness h = new ProxyHarness();
+             TcpServer b1 = h.add(TcpServer.named("b1"));
+             TcpServer b2 = h.add(TcpServer.named("b2"));
+             TcpServer b3 = h.add(TcpServer.named("b3"))) {
+            Proxy p = h.start("proxy.backends", b1.address() + "," + b2.address(), "proxy.balance", "least-conn",
+                    "proxy.backend.slowstart", "3s");
+            assertEquals(Map.of("b1", 10, "b2", 10), open(p, 20, 1, keep), "configured backends: no slow start");
+            p.listeners().get(0).registry().add(new InetSocketAddress("127.0.0.1", b3.port()), 1, "test");
+            long t0 = System.nanoTime();
+            Map<String, Integer> early = open(p, 20, 21, keep);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            // without slow start least-conn would send all 20 to the empty b3; at the start of its 3 s ramp it takes
+            // a few (its weight counts 5% at first, then grows)
+            int toB3 = early.getOrDefault("b3", 0);
+            assertTrue(ms > 2500 || toB3 <= 8, "b3 took " + toB3 + " of 20 in its first " + ms + " ms: " + early);
+            Thread.sleep(Math.max(0, 3200 - (System.nanoTime() - t0) / 1_000_000));
+            Map<String, Integer> later = open(p, 20, 41, keep);
+            assertTrue(later.getOrDefault("b3", 0) >= 10, "after the ramp b3 takes its full share and more: " + later);
+            System.out.printf("slow start (3 s): b3 took %d of 20 new clients in its first %d ms, %s after%n", toB3, ms,
+                    later);
+            for (Socket s : keep) {
+                s.close(); // before the harness checks that the balancer is idle
+            }
+        } finally {
+            for (Socket s : keep) {
+                s.close();
+            }
+        }
+    }
+
     @Test
     void onByItselfAfterABackendJoinsWithLeastConn() throws Exception {
         try (ProxyHarness h = new ProxyHarness();
