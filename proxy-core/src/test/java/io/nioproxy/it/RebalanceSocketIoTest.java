@@ -133,7 +133,7 @@ class RebalanceSocketIoTest {
 
     @Test
     void sourceIpMovesEachReOwnedClientWholeWithItsPollingAndUpgrade() throws Exception {
-        fleet("source-ip", "polling,websocket", "1.5");
+        fleet("source-ip", "polling,websocket", "1.25");
     }
 
     @Test
