@@ -10,7 +10,7 @@ import java.io.PrintStream;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * The command line: {@code java [-Dproxy.KEY=VALUE ...] -jar nioproxy.jar [--demo | --help]}.
+ * The command line: {@code java [-Dproxy.KEY=VALUE ...] -jar nioproxy.jar [--demo | --check | --version | --help]}.
  *
  * <p>Reads and validates the settings (a bad one ends the process with one line naming it and exit status 2),
  * logs the effective settings once, starts the balancer, and runs until SIGTERM or SIGINT, on which it stops
@@ -32,9 +32,15 @@ public final class Main {
     /** Runs to completion for --help or an error; otherwise starts the balancer and blocks until shutdown. */
     static int run(String[] args, PrintStream err) {
         boolean demo = false;
+        boolean check = false;
         for (String a : args) {
             switch (a) {
                 case "--demo" -> demo = true;
+                case "--check", "-c" -> check = true;
+                case "--version", "-v" -> {
+                    System.out.println(version());
+                    return 0;
+                }
                 case "--help", "-h" -> {
                     err.println(usage());
                     return 0;
@@ -52,6 +58,12 @@ public final class Main {
                 return 0;
             }
             ProxyConfig config = Settings.fromSystem().build();
+            if (check) {
+                // as haproxy -c and nginx -t: the same validation as a start, the same messages, and nothing started
+                System.out.println("nioproxy: configuration is valid");
+                System.out.println(Settings.describe(config));
+                return 0;
+            }
             followDns(config);
             String warmUp = WarmUp.run(config.warmUpRoundTrips(), config.io());
             Proxy proxy = Proxy.start(config, Main::collectStartUpGarbage);
@@ -141,6 +153,23 @@ public final class Main {
         }
     }
 
+    /** {@code nioproxy VERSION (Java VERSION, I/O modes available)}. */
+    static String version() {
+        String v = "unknown";
+        try (java.io.InputStream in = Main.class.getResourceAsStream("version.properties")) {
+            if (in != null) {
+                java.util.Properties p = new java.util.Properties();
+                p.load(in);
+                v = p.getProperty("version", v);
+            }
+        } catch (java.io.IOException e) {
+            // unknown
+        }
+        return "nioproxy " + v + " (Java " + Runtime.version() + "; I/O: nio"
+                + (io.nioproxy.sys.Linux.AVAILABLE ? ", epoll" : "; epoll unavailable: "
+                + io.nioproxy.sys.Linux.UNAVAILABLE_REASON) + ")";
+    }
+
     /** Blocks the calling thread until {@code latch} opens. */
     public static void await(CountDownLatch latch) {
         try {
@@ -152,14 +181,19 @@ public final class Main {
 
     static String usage() {
         StringBuilder sb = new StringBuilder();
-        sb.append("usage: java [-Dproxy.KEY=VALUE ...] -jar nioproxy.jar [--demo | --help]").append('\n');
-        sb.append("  --demo   start three built-in HTTP backends on loopback and a balancer in front of them").append('\n');
+        sb.append("usage: java [-Dproxy.KEY=VALUE ...] -jar nioproxy.jar [--demo | --check | --version | --help]")
+                .append('\n');
+        sb.append("  --demo     start three built-in HTTP backends on loopback and a balancer in front of them").append('\n');
+        sb.append("  --check    validate the settings and exit: 0 when valid, 2 with the start-up error").append('\n');
+        sb.append("  --version  print the version, the Java runtime and the I/O modes available").append('\n');
         sb.append("settings (system properties, or a file given by -Dproxy.config=FILE):").append('\n');
         for (Settings.Key<?> k : Settings.KEYS) {
             sb.append(String.format("  %-24s %s%s%n", k.property(), k.meaning(),
                     k.defaultValue() == null ? "" : " [default " + k.defaultValue() + "]"));
         }
-        sb.append("  proxy.listener.NAME.KEY  per-listener value of any listener key (listen, backends, balance, ...)");
+        sb.append("  proxy.listener.NAME.KEY  per-listener value of any listener key (listen, backends, balance, ...)")
+                .append('\n');
+        sb.append("  proxy.pool.NAME.KEY      per-pool value of a backend key (backends, balance, health.*, ...)");
         return sb.toString();
     }
 }

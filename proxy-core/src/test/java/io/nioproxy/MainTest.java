@@ -54,6 +54,33 @@ class MainTest {
     }
 
     @Test
+    void checkValidatesLikeAStartAndStartsNothing() throws Exception {
+        int port = io.nioproxy.testing.ProxyHarness.freePort();
+        Result ok = run(List.of("-Dproxy.backends=127.0.0.1:1", "-Dproxy.listen=127.0.0.1:" + port), "--check");
+        assertEquals(0, ok.exit(), ok.stderr());
+        assertTrue(ok.stdout().startsWith("nioproxy: configuration is valid"), ok.stdout());
+        assertTrue(ok.stdout().contains(" listen=127.0.0.1:" + port), "the effective settings: " + ok.stdout());
+        // nothing was bound: the port is still free
+        try (java.net.ServerSocket s = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+            assertEquals(port, s.getLocalPort());
+        }
+        Result bad = run(List.of("-Dproxy.backends=127.0.0.1:1", "-Dproxy.balance=fastest"), "--check");
+        assertOneLineError(bad, "proxy.balance=fastest: expected source-ip, source-ip-port, round-robin or least-conn");
+        Result sni = run(List.of("-Dproxy.sni.routes=a.example.com=web", "-Dproxy.sni.default=web"), "--check");
+        assertOneLineError(sni, "proxy.sni.routes=a.example.com=web: pool 'web' is not named in proxy.pools");
+    }
+
+    @Test
+    void versionSaysWhichBuildAndRuntime() throws Exception {
+        Result r = run(List.of(), "--version");
+        assertEquals(0, r.exit(), r.stderr());
+        String line = r.stdout().strip();
+        assertTrue(line.matches("nioproxy \\d+\\.\\d+\\.\\d+(-SNAPSHOT)? \\(Java " + Runtime.version().feature() + ".*"), line);
+        assertTrue(Runtime.version().feature() >= 22 ? line.contains("I/O: nio, epoll") : line.contains("epoll unavailable"),
+                line);
+    }
+
+    @Test
     void missingBackendsSaysHowToGiveThemAndMentionsDemo() throws Exception {
         Result r = run(List.of());
         assertOneLineError(r, "proxy.backends is not set");
