@@ -183,6 +183,12 @@ public final class Proxy implements ProxyView, AutoCloseable {
             for (HealthChecker hc : healthCheckers) {
                 hc.passiveTick();
             }
+            // the rebalancers look at their triggers every 500 ms, in the same wake-up
+            if (ticks[0] % (Rebalancer.TICK_MILLIS / HealthChecker.PASSIVE_TICK_MILLIS) == 0) {
+                for (Rebalancer r : rebalancers) {
+                    r.tick();
+                }
+            }
             // the reaper closes drained sessions past their deadline; every other tick (200 ms) is soon enough
             if ((ticks[0]++ & 1) == 1) {
                 long now = System.nanoTime();

@@ -45,8 +45,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * from the admin thread. All state is guarded by this object's monitor; sessions are closed by tasks on their loops.
  */
 public final class Rebalancer {
-    /** How often the trigger conditions are looked at. */
-    static final long TICK_MILLIS = 500;
+    /** How often the trigger conditions are looked at (by the process's shared control tick). */
+    public static final long TICK_MILLIS = 500;
 
     private final ProxyView proxy;
     private final Listener listener;
@@ -76,11 +76,14 @@ public final class Rebalancer {
         return listener;
     }
 
-    /** Starts watching for triggers (when {@code rebalance=on}); the spread is measured either way. */
-    public void start() {
+    /**
+     * Starts watching for triggers (when {@code rebalance=on}); the spread is measured either way. The owner calls
+     * {@link #tick} every {@link #TICK_MILLIS} from the control tick it already runs: a task of its own per listener
+     * would wake the control thread more often, and each wake-up may preempt a loop on its core.
+     */
+    public synchronized void start() {
         lastRotation = rotation();
         lastChangeNanos = System.nanoTime();
-        control.scheduleWithFixedDelay(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     /** One planned move, for the admin API and the log. */
@@ -91,7 +94,8 @@ public final class Rebalancer {
     public record Plan(double spread, double tolerance, List<PlannedMove> moves) {
     }
 
-    private synchronized void tick() {
+    /** Control thread, every {@link #TICK_MILLIS}: look at the triggers. */
+    public synchronized void tick() {
         try {
             long now = System.nanoTime();
             lastSpread = spreadNow();
