@@ -133,6 +133,7 @@ class DashboardBrowserTest {
             double max = apiActive.values().stream().mapToInt(Integer::intValue).max().orElseThrow();
             assertEquals(max / mean, Double.parseDouble(spread.group(1)), 0.001, "spread = max/mean");
             assertTrue(dom.contains("<polyline"), "charts drawn");
+            assertTrue(dom.contains("id=\"rebalance\" data-pending=\"0\">idle<"), "no rebalance in progress shown");
 
             Path shot = tmp.resolve("dashboard.png");
             run(tmp.resolve("profile2"), "--virtual-time-budget=3000", "--window-size=1280,860",
