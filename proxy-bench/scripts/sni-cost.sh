@@ -31,7 +31,7 @@ for round in $(seq 1 "$ROUNDS"); do
     taskset -c 1 $JAVA $BASE ${!which} -jar "$JAR" >"$dir/$which.log" 2>&1 &
     pid=$!
     for i in $(seq 1 150); do (exec 3<>/dev/tcp/127.0.0.1/19444) 2>/dev/null && break; sleep 0.2; done
-    taskset -c 0 python3 "$dir/client.py" 19444 300   # warm
+    taskset -c 0 python3 "$dir/client.py" 19444 "${WARM:-300}"   # warm: the JIT compiles the hello path
     read u0 s0 < <(awk '{print $14, $15}' /proc/$pid/stat)
     taskset -c 0 python3 "$dir/client.py" 19444 "$N"
     read u1 s1 < <(awk '{print $14, $15}' /proc/$pid/stat)

@@ -6,6 +6,7 @@ import io.nioproxy.balance.BackendRegistry;
 import io.nioproxy.buffer.BufferPool;
 import io.nioproxy.config.Durations;
 import io.nioproxy.control.BackendSource;
+import io.nioproxy.control.etcd.EtcdMembership;
 import io.nioproxy.control.InitialBackends;
 import io.nioproxy.health.HealthChecker;
 import io.nioproxy.config.Settings;
@@ -61,6 +62,7 @@ public final class Proxy implements ProxyView, AutoCloseable {
     private final List<HealthChecker> healthCheckers = new ArrayList<>();
     private final List<Rebalancer> rebalancers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private AdminServer admin;
+    private EtcdMembership membership;
     private final java.util.concurrent.atomic.AtomicInteger globalActive = new java.util.concurrent.atomic.AtomicInteger();
     private AccessLog accessLog;
     private History history;
@@ -102,6 +104,11 @@ public final class Proxy implements ProxyView, AutoCloseable {
                 p.listeners.add(l);
             }
             p.routeByName();
+            if (config.etcd() != null) {
+                // before the listeners bind: the first clients find the fleet's backends (or wait out the timeout)
+                p.membership = new EtcdMembership(config.etcd(), p.listeners);
+                p.membership.start();
+            }
             beforeListening.run();
             for (Listener l : p.listeners) {
                 l.bind(p.transport, p.loops, p.tables, config.acceptMode());
@@ -436,6 +443,11 @@ public final class Proxy implements ProxyView, AutoCloseable {
         }
     }
 
+    @Override
+    public EtcdMembership membership() {
+        return membership;
+    }
+
     /** Stops accepting, closes every session and stops the loops. Idempotent. */
     @Override
     public void close() {
@@ -445,6 +457,9 @@ public final class Proxy implements ProxyView, AutoCloseable {
         closed = true;
         if (admin != null) {
             admin.stop();
+        }
+        if (membership != null) {
+            membership.stop();
         }
         control.shutdownNow();
         checks.shutdownNow();

@@ -10,6 +10,7 @@ import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.Durations;
 import io.nioproxy.config.HostPort;
 import io.nioproxy.control.BackendSource;
+import io.nioproxy.control.etcd.EtcdMembership;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.control.Resolver;
 import io.nioproxy.log.Log;
@@ -40,7 +41,8 @@ import java.util.concurrent.Executors;
  * GET  /metrics                                  Prometheus text format
  * GET  /connections[?backend=H:P][&amp;client=IP]    live sessions as JSON; POST /connections/close?client=IP or ?id=N
  * GET  /api/history                              the dashboard's samples (last 5 minutes, one a second)
- * GET  /healthz                                  200 "ok" once the listeners are bound
+ * GET  /healthz                                  200 "ok" once the listeners are bound (and how etcd answers)
+ * GET  /membership                               generation and digest of every pool's membership; etcd's state
  * GET  /backends[?listener=NAME]                 [{listener, kind, address, state, active, weight, sessions, ...}]
  * POST /backends?address=H:P[&amp;weight=W][&amp;listener=NAME]          add (or re-weight and bring back)
  * POST /backends/drain?address=H:P[&amp;timeout=30s][&amp;listener=NAME]  no new clients; sessions end or hit the deadline
@@ -49,7 +51,8 @@ import java.util.concurrent.Executors;
  * </pre>
  * {@code listener} may be left out when there is one listener and no pool; {@code pool=NAME} is the same parameter
  * for a pool ({@code kind} tells them apart in {@code /backends}). Errors: 400 (bad request) or 404 (unknown backend,
- * listener or pool), with {@code {"error": "..."}}.
+ * listener or pool), with {@code {"error": "..."}}. With {@code proxy.etcd.endpoints} set, the four changes are written
+ * to etcd and reach every instance through its watch ({@link FleetWrites}); 503 when etcd does not take them.
  *
  * <p>Bind it to a loopback or management address: it has no authentication.
  */
@@ -105,6 +108,7 @@ public final class AdminServer {
         AdminServer admin = new AdminServer(proxy, history, server, executor);
         server.createContext("/healthz", ex -> admin.handle(ex, admin::healthz));
         server.createContext("/backends", ex -> admin.handle(ex, admin::backends));
+        server.createContext("/membership", ex -> admin.handle(ex, admin::membership));
         server.createContext("/metrics", ex -> admin.handle(ex, admin::metrics));
         server.createContext("/connections", ex -> admin.handle(ex, admin::connections));
         server.createContext("/api/history", ex -> admin.handle(ex, admin::history));
@@ -202,8 +206,48 @@ public final class AdminServer {
         }
     }
 
+    /**
+     * Ready once the listeners are bound. etcd's trouble does not make an instance unready: it serves the last
+     * membership it had, and a fleet whose readiness followed etcd would all leave the front tier at once.
+     */
     private Reply healthz(HttpExchange ex, Map<String, String> q) {
-        return new Reply(200, "ok\n");
+        EtcdMembership m = proxy.membership();
+        if (m == null) {
+            return new Reply(200, "ok\n");
+        }
+        String etcd = m.healthy() ? "etcd: ok, revision " + m.revision() + " via " + m.endpoint()
+                : "etcd: unreachable since " + java.time.Instant.ofEpochMilli(m.problemSinceMillis()) + " ("
+                + m.problem() + "); serving the membership of revision " + m.revision();
+        return new Reply(200, "ok\n" + etcd + "\n", "text/plain; charset=utf-8");
+    }
+
+    /** {@code GET /membership}: which membership each pool has, and where it comes from. */
+    private Reply membership(HttpExchange ex, Map<String, String> q) {
+        requireGet(ex);
+        EtcdMembership m = proxy.membership();
+        StringBuilder sb = new StringBuilder("{\"source\":").append(Json.string(m == null ? "local" : "etcd"));
+        if (m != null) {
+            sb.append(",\"etcd\":{\"healthy\":").append(m.healthy())
+                    .append(",\"endpoint\":").append(Json.string(m.endpoint()))
+                    .append(",\"revision\":").append(m.revision())
+                    .append(",\"failures\":").append(m.failures())
+                    .append(",\"full_reads\":").append(m.fullReads())
+                    .append(",\"problem\":").append(m.problem() == null ? "null" : Json.string(m.problem()))
+                    .append(",\"prefix\":").append(Json.string(m.config().prefix()))
+                    .append('}');
+        }
+        sb.append(",\"pools\":[");
+        boolean first = true;
+        for (Listener l : proxy.listeners()) {
+            BackendRegistry r = l.registry();
+            sb.append(first ? "" : ",").append("{\"name\":").append(Json.string(l.config().name()))
+                    .append(",\"generation\":").append(r.generation())
+                    .append(",\"digest\":").append(Json.string(Long.toHexString(r.digest())))
+                    .append(",\"backends\":").append(r.backends().size())
+                    .append('}');
+            first = false;
+        }
+        return new Reply(200, sb.append("]}").toString());
     }
 
     private static void requireGet(HttpExchange ex) {
@@ -394,6 +438,7 @@ public final class AdminServer {
                         .append(",\"connect_failures\":").append(b.connectFailures())
                         .append(",\"source\":").append(Json.string(b.source()))
                         .append(",\"kind\":").append(Json.string(l.config().pool() ? "pool" : "listener"))
+                        .append(",\"generation\":").append(l.registry().generation())
                         .append('}');
             }
         }
@@ -409,6 +454,9 @@ public final class AdminServer {
             addresses = Resolver.lookup(hp);
         } catch (UnknownHostException e) {
             throw new BadRequest(400, "address " + hp + " does not resolve");
+        }
+        if (proxy.membership() != null) {
+            return new Reply(200, new FleetWrites(proxy.membership()).add(r.listener(), addresses, weight));
         }
         StringBuilder added = new StringBuilder("[");
         for (InetSocketAddress a : addresses) {
@@ -429,6 +477,10 @@ public final class AdminServer {
                 throw new BadRequest(400, e.getMessage());
             }
         }
+        if (proxy.membership() != null) {
+            return new Reply(200, new FleetWrites(proxy.membership()).drain(r.listener(), b,
+                    q.containsKey("timeout") ? timeout : -1));
+        }
         r.drain(b.identity(), timeout == 0 ? Long.MAX_VALUE : System.nanoTime() + timeout);
         return new Reply(200, "{\"draining\":" + Json.string(b.identity()) + ",\"active\":" + b.active() + "}");
     }
@@ -436,6 +488,9 @@ public final class AdminServer {
     private Reply remove(Map<String, String> q) {
         BackendRegistry r = registry(q);
         Backend b = backend(r, q);
+        if (proxy.membership() != null) {
+            return new Reply(200, new FleetWrites(proxy.membership()).remove(r.listener(), b));
+        }
         r.remove(b.identity());
         return new Reply(200, "{\"removed\":" + Json.string(b.identity()) + ",\"active\":" + b.active() + "}");
     }
@@ -445,6 +500,9 @@ public final class AdminServer {
         Backend b = backend(r, q);
         if (!q.containsKey("weight")) {
             throw new BadRequest(400, "give weight=1.." + BackendSpec.MAX_WEIGHT);
+        }
+        if (proxy.membership() != null) {
+            return new Reply(200, new FleetWrites(proxy.membership()).weight(r.listener(), b, weightParam(q, 1)));
         }
         r.reweight(b.identity(), weightParam(q, 1));
         return new Reply(200, "{\"address\":" + Json.string(b.identity()) + ",\"weight\":" + b.weight() + "}");

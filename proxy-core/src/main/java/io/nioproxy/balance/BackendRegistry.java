@@ -13,6 +13,13 @@ import java.util.function.Consumer;
  * new connections see it at once; sessions already open are never touched by a change of the set itself (only by
  * an explicit close policy: drain deadline, close-on-down).
  *
+ * <p>Membership and health are kept apart, so that balancer instances that share a membership agree: for the hash
+ * policies the Maglev table is built from the <em>members</em> (every backend neither draining nor removed, up or
+ * down), and a backend this instance's health checks see down is skipped at pick time for the client's next choice.
+ * Instances whose checks disagree about one backend then route only that backend's clients differently. The
+ * membership's {@link #generation} (etcd's revision, or a local count of changes) and {@link #digest} say which
+ * membership an instance has.
+ *
  * <p>Threading: control threads only (health checks, admin, file and DNS watchers), serialised by this object's
  * monitor. The event loops never call in here: they read the published snapshot and each backend's volatile state.
  */
@@ -22,6 +29,10 @@ public final class BackendRegistry {
     private final AffinityTable affinity;
     private final List<Backend> backends = new ArrayList<>();
     private volatile Consumer<Backend> sessionCloser = b -> { };
+    /** Which membership this is: etcd's revision of the pool's last change, or (without etcd) a count of changes. */
+    private volatile long generation;
+    private boolean externalGeneration;
+    private volatile long digest = digestOf(List.of());
 
     public BackendRegistry(String listener, Balancer balancer, AffinityTable affinity) {
         this.listener = listener;
@@ -192,14 +203,65 @@ public final class BackendRegistry {
         backends.removeIf(b -> b.removed() && b.active() == 0);
     }
 
-    /** Rebuilds the rotation snapshot from the current states and weights. Caller holds the monitor. */
+    /**
+     * Sets the generation from the membership store (etcd's revision); from then on, local changes no longer count
+     * it up.
+     */
+    public synchronized void generation(long g) {
+        externalGeneration = true;
+        generation = g;
+    }
+
+    /** Which membership this is (see the class comment); 0 before any. */
+    public long generation() {
+        return generation;
+    }
+
+    /**
+     * A 48-bit digest of the membership: each member's identity, weight and whether it drains — not health. Two
+     * instances with the same digest build the same hash table (48 bits: printed exactly as a Prometheus sample).
+     */
+    public long digest() {
+        return digest;
+    }
+
+    static long digestOf(List<Backend> members) {
+        List<String> lines = new ArrayList<>();
+        for (Backend b : members) {
+            lines.add(b.identity() + " " + b.weight() + (b.state() == Backend.State.DRAINING ? " draining" : ""));
+        }
+        java.util.Collections.sort(lines);
+        long h = 0xcbf29ce484222325L; // FNV-1a, 64 bits
+        for (String line : lines) {
+            for (int i = 0; i < line.length(); i++) {
+                h = (h ^ line.charAt(i)) * 0x100000001b3L;
+            }
+            h = (h ^ '\n') * 0x100000001b3L;
+        }
+        return h >>> 16;
+    }
+
+    /**
+     * Rebuilds the balancer's snapshot from the current states and weights. The hash policies get the members, so
+     * that their table does not depend on this instance's health checks; the others get the backends in rotation.
+     * Caller holds the monitor.
+     */
     private void publish() {
         List<Backend> rotation = new ArrayList<>();
+        List<Backend> members = new ArrayList<>();
         for (Backend b : backends) {
             if (b.inRotation()) {
                 rotation.add(b);
             }
+            if (!b.removed() && b.state() != Backend.State.DRAINING) {
+                members.add(b);
+            }
         }
-        balancer.update(rotation);
+        long d = digestOf(members);
+        if (d != digest && !externalGeneration) {
+            generation++;
+        }
+        digest = d;
+        balancer.update(balancer.policy().hashed() ? members : rotation);
     }
 }

@@ -72,7 +72,34 @@ public final class Balancer {
         return set;
     }
 
-    /** Publishes a new set of backends in rotation; new connections use it at once. */
+    /**
+     * Hash policies: where a new client with this hash goes when nothing else decides (no affinity entry, no
+     * backend full, nothing tried yet): its first choice in the table that is in rotation. Null when none is.
+     */
+    public Backend hashOwner(long clientHash) {
+        BackendSet s = set;
+        if (s.size() == 0) {
+            return null;
+        }
+        MaglevTable t = s.maglev();
+        long key = clientHash;
+        for (int k = 0; k <= REHASHES; k++) {
+            if (k > 0) {
+                key = Hashing.mix(clientHash + k * 0x9e3779b97f4a7c15L);
+            }
+            Backend b = s.get(t.lookup(key));
+            if (b.inRotation()) {
+                return b;
+            }
+        }
+        return firstUntried(s, (int) Long.remainderUnsigned(clientHash, s.size()), new Backend[0], 0);
+    }
+
+    /**
+     * Publishes a new set of backends; new connections use it at once. For the hash policies these are the members
+     * (down ones too: {@link #pick} skips a backend not in rotation for the client's next choice), for the others the
+     * backends in rotation.
+     */
     public void update(List<Backend> backends) {
         this.set = new BackendSet(backends);
     }

@@ -132,6 +132,16 @@ public final class Settings {
     public static final Key<HostPort> ADMIN = global("admin", null,
             "HOST:PORT of the admin HTTP endpoint (GET /backends, add, drain, remove, weight); off unless set",
             (k, t) -> t.isBlank() ? null : HostPort.parse(k, t, true));
+    public static final Key<List<HostPort>> ETCD_ENDPOINTS = global("etcd.endpoints", null,
+            "HOST:PORT[,HOST:PORT...] of etcd members (plain HTTP, its v3 JSON gateway): every listener and pool then"
+                    + " takes its backends from the keys under etcd.prefix; off unless set",
+            Settings::etcdEndpoints);
+    public static final Key<String> ETCD_PREFIX = global("etcd.prefix", "/nioproxy/",
+            "etcd key prefix: a pool's backends are the keys PREFIX + NAME + '/' + IP:PORT",
+            Settings::etcdPrefix);
+    public static final Key<Long> ETCD_TIMEOUT = global("etcd.timeout", "2s",
+            "deadline of one etcd request; at start, how long to wait for the first membership",
+            Parsers.duration());
     public static final Key<Long> SHUTDOWN_TIMEOUT = global("shutdown.timeout", "10s",
             "on SIGTERM: stop accepting, let sessions finish this long, then close the rest paced",
             Parsers.duration());
@@ -287,7 +297,7 @@ public final class Settings {
 
     /** Every known key, in documentation order. */
     public static final List<Key<?>> KEYS = List.of(WORKERS, CONFIG, LISTENERS, BUFFER_SIZE, POOL_BYTES, BULK_BUFFER_SIZE, ACCEPT, IO,
-            ADMIN, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM, WARMUP, LOOP_SPIN, BACKGROUND_NICE,
+            ADMIN, ETCD_ENDPOINTS, ETCD_PREFIX, ETCD_TIMEOUT, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM, WARMUP, LOOP_SPIN, BACKGROUND_NICE,
             LISTEN, BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG,
             TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX, DRAIN_TIMEOUT,
             HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT, HEALTH_HOLDDOWN,
@@ -313,6 +323,8 @@ public final class Settings {
             + " (or proxy.listener.NAME.backends), or run with --demo to try nioproxy with three built-in backends";
 
     private final Map<String, String> values;
+    /** Set while building: the backends of every listener and pool come from etcd. */
+    private EtcdConfig etcd;
 
     private Settings(Map<String, String> values) {
         this.values = values;
@@ -396,6 +408,12 @@ public final class Settings {
         IoMode ioMode = value(IO);
         effective.put(IO.name(), ioMode.name().toLowerCase(Locale.ROOT));
 
+        List<HostPort> etcdEndpoints = value(ETCD_ENDPOINTS);
+        long etcdTimeout = value(ETCD_TIMEOUT);
+        if (etcdEndpoints != null && etcdTimeout == 0) {
+            throw ConfigException.bad(ETCD_TIMEOUT.property(), "0", "a request to etcd needs a deadline");
+        }
+        etcd = etcdEndpoints == null ? null : new EtcdConfig(etcdEndpoints, value(ETCD_PREFIX), etcdTimeout);
         List<ListenerConfig> listeners = new ArrayList<>();
         boolean single = listenerNames.size() == 1 && !values.containsKey(LISTENERS.property());
         for (String name : listenerNames) {
@@ -414,7 +432,37 @@ public final class Settings {
         return new ProxyConfig(workers, (int) buffer, pool, value(ACCEPT), listeners, value(ADMIN),
                 value(SHUTDOWN_TIMEOUT), value(SHUTDOWN_PACE), value(ACCESS_LOG), value(ACCESS_LOG_INTERIM),
                 value(MAXCONN_GLOBAL), value(WARMUP), ioMode, (int) bulk, value(LOOP_SPIN), value(BACKGROUND_NICE),
-                effective);
+                etcd, effective);
+    }
+
+    /** {@code HOST:PORT[,HOST:PORT...]}, each optionally written {@code http://HOST:PORT}. */
+    private static List<HostPort> etcdEndpoints(String key, String text) {
+        if (text.isBlank()) {
+            return null;
+        }
+        List<HostPort> out = new ArrayList<>();
+        for (String part : text.split(",")) {
+            String p = part.trim();
+            if (p.startsWith("https://")) {
+                throw ConfigException.bad(key, text, "TLS to etcd is not supported: reach it over loopback or a"
+                        + " local etcd grpc-proxy (http://HOST:PORT)");
+            }
+            p = p.startsWith("http://") ? p.substring("http://".length()) : p;
+            p = p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
+            if (p.isEmpty()) {
+                throw ConfigException.bad(key, text, "an empty entry between commas");
+            }
+            out.add(HostPort.parse(key, p));
+        }
+        return List.copyOf(out);
+    }
+
+    private static String etcdPrefix(String key, String text) {
+        String t = text.trim();
+        if (t.isEmpty() || t.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+            throw ConfigException.bad(key, text, "expected a non-empty key prefix of printable ASCII, no spaces");
+        }
+        return t.endsWith("/") ? t : t + "/";
     }
 
     /** A global key's value: its parser over the given text, or over its default; null when it has neither. */
@@ -632,7 +680,15 @@ public final class Settings {
         // a pool's backends are its own: the default proxy.backends (the single listener's) is not inherited
         String backendsText = pool ? values.get(own + BACKENDS.name()) : lget(own, BACKENDS);
         String file = pool && !values.containsKey(own + BACKENDS_FILE.name()) ? null : value(own, BACKENDS_FILE);
-        if (file != null) {
+        if (etcd != null) {
+            // one source of truth: a second list here would make this instance disagree with the fleet
+            if (backendsText != null || file != null) {
+                String key = backendsText != null ? backendsKey : listenerKey(own, BACKENDS_FILE);
+                throw ConfigException.bad(key, backendsText != null ? backendsText : file, "backends come from etcd ("
+                        + ETCD_ENDPOINTS.property() + " is set), under " + etcd.poolPrefix(name) + "; remove " + key);
+            }
+            backendsText = "";
+        } else if (file != null) {
             if (backendsText != null) {
                 throw ConfigException.bad(backendsKey, backendsText, "give either " + backendsKey + " or "
                         + listenerKey(own, BACKENDS_FILE) + ", not both");

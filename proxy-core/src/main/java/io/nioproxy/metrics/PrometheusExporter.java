@@ -193,6 +193,24 @@ public final class PrometheusExporter {
             proxy.rebalancer(name(l)).moved().forEach((reason, n) ->
                     sample(sb, "nioproxy_rebalance_moved_total", n, "listener", name(l), "reason", reason));
         }
+        type(sb, "nioproxy_membership_generation", "gauge",
+                "Which membership the listener has: etcd's revision of its last change (or a count of local changes).");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_membership_generation", l.registry().generation(), "listener", name(l));
+        }
+        type(sb, "nioproxy_membership_digest", "gauge",
+                "48-bit digest of the members (address, weight, draining; not health): equal digests, equal hash tables.");
+        for (Listener l : listeners) {
+            sample(sb, "nioproxy_membership_digest", l.registry().digest(), "listener", name(l));
+        }
+        if (proxy.membership() != null) {
+            type(sb, "nioproxy_etcd_up", "gauge", "1 while etcd answers (with a quorum), 0 while the last membership is served.");
+            sample(sb, "nioproxy_etcd_up", proxy.membership().healthy() ? 1 : 0);
+            type(sb, "nioproxy_etcd_revision", "gauge", "The newest etcd revision this instance has applied.");
+            sample(sb, "nioproxy_etcd_revision", proxy.membership().revision());
+            type(sb, "nioproxy_etcd_failures_total", "counter", "etcd requests, watches and probes that failed.");
+            sample(sb, "nioproxy_etcd_failures_total", proxy.membership().failures());
+        }
         type(sb, "nioproxy_selector_rebuilds_total", "counter", "Selectors rebuilt after select() kept returning early.");
         for (EventLoop loop : loops) {
             sample(sb, "nioproxy_selector_rebuilds_total", loop.selectorRebuilds(), "loop", String.valueOf(loop.index()));

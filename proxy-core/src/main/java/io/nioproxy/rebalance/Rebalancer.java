@@ -1,7 +1,7 @@
 package io.nioproxy.rebalance;
 
 import io.nioproxy.balance.Backend;
-import io.nioproxy.balance.BackendSet;
+import io.nioproxy.balance.Balancer;
 import io.nioproxy.balance.BalancePolicy;
 import io.nioproxy.balance.Hashing;
 import io.nioproxy.config.RebalanceConfig;
@@ -294,7 +294,6 @@ public final class Rebalancer {
         }
         BalancePolicy policy = listener.config().balance();
         boolean byClient = policy == BalancePolicy.SOURCE_IP;
-        BackendSet set = route.balancer().backends();
         Map<String, int[]> perClient = new LinkedHashMap<>(); // client -> [backend index, sessions, youngest age]
         Map<String, Long> youngest = new HashMap<>();
         int total = 0;
@@ -316,7 +315,7 @@ public final class Rebalancer {
         for (Map.Entry<String, int[]> e : perClient.entrySet()) {
             int target = -1;
             if (byClient) {
-                Backend owner = ownerOf(e.getKey(), set);
+                Backend owner = ownerOf(e.getKey(), route.balancer());
                 Integer t = owner == null ? null : index.get(owner.identity());
                 if (t == null || t == e.getValue()[0]) {
                     continue; // already where the table sends it: it has no reason to move
@@ -342,13 +341,9 @@ public final class Rebalancer {
     }
 
     /** The backend the current Maglev table gives the client address (ignoring the affinity table). */
-    private static Backend ownerOf(String host, BackendSet set) {
-        if (set.size() == 0) {
-            return null;
-        }
+    private static Backend ownerOf(String host, Balancer balancer) {
         try {
-            long hash = Hashing.clientHash(InetAddress.getByName(host), -1);
-            return set.get(set.maglev().lookup(hash));
+            return balancer.hashOwner(Hashing.clientHash(InetAddress.getByName(host), -1));
         } catch (UnknownHostException e) {
             return null; // an address literal always parses
         }

@@ -45,6 +45,9 @@ public interface ProxyView {
     /** The health checker of listener {@code index} (in {@link #listeners()} order). */
     HealthChecker healthChecker(int index);
 
+    /** Membership from etcd, or null when the backends come from properties, files, DNS and the admin API. */
+    io.nioproxy.control.etcd.EtcdMembership membership();
+
     /** The access log, or null when off. */
     AccessLog accessLog();
 }
