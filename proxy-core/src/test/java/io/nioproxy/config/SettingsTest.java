@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
@@ -170,5 +171,28 @@ class SettingsTest {
         assertEquals("1h", Durations.format(TimeUnit.HOURS.toNanos(1)));
         assertThrows(ConfigException.class, () -> Durations.parseNanos("k", "ms"));
         assertThrows(ConfigException.class, () -> Durations.parseNanos("k", "-1s"));
+    }
+
+    @Test
+    void etcdIsTheOneSourceOfBackendsWhenSet() {
+        ProxyConfig c = build("proxy.etcd.endpoints", "http://127.0.0.1:2379/, 127.0.0.2:2379",
+                "proxy.etcd.prefix", "/fleet");
+        assertEquals(List.of(new HostPort("127.0.0.1", 2379), new HostPort("127.0.0.2", 2379)), c.etcd().endpoints());
+        assertEquals("/fleet/", c.etcd().prefix(), "a prefix ends with /");
+        assertEquals("/fleet/default/", c.etcd().poolPrefix("default"));
+        assertEquals(List.of(), c.listeners().get(0).backends(), "no backends until etcd gives them");
+        assertEquals(null, build("proxy.backends", "127.0.0.1:1").etcd(), "off unless set");
+
+        String both = error("proxy.etcd.endpoints", "127.0.0.1:2379", "proxy.backends", "127.0.0.1:1");
+        assertTrue(both.contains("proxy.backends") && both.contains("backends come from etcd")
+                && both.contains("/nioproxy/default/"), both);
+        String file = error("proxy.etcd.endpoints", "127.0.0.1:2379", "proxy.backends.file", "/tmp/b");
+        assertTrue(file.contains("proxy.backends.file"), file);
+        String tls = error("proxy.etcd.endpoints", "https://127.0.0.1:2379");
+        assertTrue(tls.contains("TLS to etcd is not supported"), tls);
+        String prefix = error("proxy.etcd.endpoints", "127.0.0.1:2379", "proxy.etcd.prefix", "a b");
+        assertTrue(prefix.contains("proxy.etcd.prefix"), prefix);
+        String timeout = error("proxy.etcd.endpoints", "127.0.0.1:2379", "proxy.etcd.timeout", "0");
+        assertTrue(timeout.contains("needs a deadline"), timeout);
     }
 }

@@ -102,9 +102,9 @@ public record Member(String pool, InetSocketAddress address, int weight, boolean
                         }
                         case "drain_timeout" -> {
                             try {
-                                drainTimeout = Durations.parseNanos(key + " drain_timeout", p.getText());
+                                drainTimeout = Durations.parseNanos("drain_timeout", p.getText());
                             } catch (ConfigException e) {
-                                throw new IllegalArgumentException(e.getMessage());
+                                throw new IllegalArgumentException("key " + key + ": " + e.getMessage());
                             }
                         }
                         default -> p.skipChildren(); // room for fields a newer nioproxy writes
