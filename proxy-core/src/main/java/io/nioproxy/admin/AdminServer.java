@@ -371,7 +371,20 @@ public final class AdminServer {
             }
             sb.append("}}");
         }
-        return sb.append("]}").toString();
+        // which membership each pool has now (the fleet's instances compare these), and where it comes from
+        EtcdMembership m = proxy.membership();
+        sb.append("],\"membership\":{\"source\":").append(Json.string(m == null ? "local" : "etcd"))
+                .append(",\"etcd\":").append(m == null ? "null" : Json.string(m.healthy() ? "ok"
+                        : "unreachable: " + m.problem()))
+                .append(",\"pools\":{");
+        boolean firstPool = true;
+        for (Listener l : proxy.listeners()) {
+            sb.append(firstPool ? "" : ",").append(Json.string(l.config().name()))
+                    .append(":{\"generation\":").append(l.registry().generation())
+                    .append(",\"digest\":").append(Json.string(Long.toHexString(l.registry().digest()))).append('}');
+            firstPool = false;
+        }
+        return sb.append("}}}").toString();
     }
 
     private Reply dashboard(HttpExchange ex, Map<String, String> q) throws IOException {

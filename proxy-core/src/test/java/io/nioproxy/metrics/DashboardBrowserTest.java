@@ -134,6 +134,10 @@ class DashboardBrowserTest {
             assertEquals(max / mean, Double.parseDouble(spread.group(1)), 0.001, "spread = max/mean");
             assertTrue(dom.contains("<polyline"), "charts drawn");
             assertTrue(dom.contains("id=\"rebalance\" data-pending=\"0\">idle<"), "no rebalance in progress shown");
+            var registry = p.listeners().get(0).registry();
+            assertTrue(dom.contains("id=\"membership\" data-generation=\"" + registry.generation() + "\">gen "
+                    + registry.generation() + " · " + Long.toHexString(registry.digest()).substring(0, 6) + "<"),
+                    "the membership's generation and digest shown");
 
             Path shot = tmp.resolve("dashboard.png");
             run(tmp.resolve("profile2"), "--virtual-time-budget=3000", "--window-size=1280,860",
