@@ -2,6 +2,9 @@ package io.nioproxy;
 
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ProxyConfig;
+import io.nioproxy.takeover.Takeover;
+import io.nioproxy.takeover.TakeoverClient;
+import io.nioproxy.takeover.TakeoverServer;
 import io.nioproxy.config.Settings;
 import io.nioproxy.sys.Priority;
 import io.nioproxy.log.Log;
@@ -33,10 +36,12 @@ public final class Main {
     static int run(String[] args, PrintStream err) {
         boolean demo = false;
         boolean check = false;
+        boolean takeover = false;
         for (String a : args) {
             switch (a) {
                 case "--demo" -> demo = true;
                 case "--check", "-c" -> check = true;
+                case "--takeover" -> takeover = true;
                 case "--version", "-v" -> {
                     System.out.println(version());
                     return 0;
@@ -66,18 +71,61 @@ public final class Main {
             }
             followDns(config);
             String warmUp = WarmUp.run(config.warmUpRoundTrips(), config.io());
-            Proxy proxy = Proxy.start(config, Main::collectStartUpGarbage);
+            // warmed up first: the running process serves until this one takes its sockets
+            TakeoverClient handover = takeover ? TakeoverClient.receive(config) : null;
+            Proxy proxy;
+            try {
+                proxy = Proxy.start(config, Main::collectStartUpGarbage,
+                        handover == null ? java.util.Map.of() : handover.sockets());
+            } catch (RuntimeException e) {
+                if (handover != null) {
+                    handover.abort(String.valueOf(e.getMessage()));
+                }
+                throw e;
+            }
             // after the warm-up: while it runs, the compilers should have the core to themselves
             String priority = lowerCompilers(config.backgroundNice());
             // Logged once bound, so that a start-up error is the only line a failed start prints.
             Log.info("nioproxy started (" + warmUp + "; " + priority + "): " + Settings.describe(config));
             CountDownLatch stopped = stopOnShutdown(proxy);
             logListeners(proxy);
+            if (handover != null) {
+                try {
+                    handover.bound();
+                } catch (java.io.IOException e) {
+                    Log.warn("take-over: " + e.getMessage());
+                }
+            }
+            serveTakeovers(proxy);
             await(stopped);
             return 0;
         } catch (ConfigException e) {
             err.println("nioproxy: " + e.getMessage());
             return EXIT_CONFIG;
+        }
+    }
+
+    /**
+     * With {@code proxy.takeover.socket}, lets a later process take over from this one; when it has, this one stops
+     * as on SIGTERM (paced shutdown of its sessions). Where sockets cannot be passed, says so and goes on without.
+     */
+    private static volatile TakeoverServer takeovers;
+
+    static void serveTakeovers(Proxy proxy) {
+        String path = proxy.config().takeoverSocket();
+        if (path == null) {
+            return;
+        }
+        String why = Takeover.unavailable(proxy.config());
+        if (why != null) {
+            Log.warn("proxy.takeover.socket=" + path + " not served: " + why);
+            return;
+        }
+        try {
+            takeovers = TakeoverServer.start(proxy.listeners(), proxy::stopAccepting, java.nio.file.Path.of(path),
+                    () -> System.exit(0));
+        } catch (java.io.IOException e) {
+            Log.warn("proxy.takeover.socket=" + path + " not served: " + e.getMessage());
         }
     }
 
@@ -128,6 +176,10 @@ public final class Main {
     public static CountDownLatch stopOnShutdown(Proxy proxy) {
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            TakeoverServer t = takeovers;
+            if (t != null) {
+                t.close(); // no take-over of a process that is stopping; the path goes with it
+            }
             proxy.shutdownGracefully(proxy.config().shutdownTimeoutNanos(), proxy.config().shutdownPaceNanos());
             Log.info("nioproxy stopped");
             done.countDown();
@@ -181,10 +233,13 @@ public final class Main {
 
     static String usage() {
         StringBuilder sb = new StringBuilder();
-        sb.append("usage: java [-Dproxy.KEY=VALUE ...] -jar nioproxy.jar [--demo | --check | --version | --help]")
+        sb.append("usage: java [-Dproxy.KEY=VALUE ...] -jar nioproxy.jar [--demo | --check | --takeover | --version"
+                + " | --help]")
                 .append('\n');
         sb.append("  --demo     start three built-in HTTP backends on loopback and a balancer in front of them").append('\n');
         sb.append("  --check    validate the settings and exit: 0 when valid, 2 with the start-up error").append('\n');
+        sb.append("  --takeover take over from the nioproxy serving proxy.takeover.socket: its listening sockets, so")
+                .append(" that no connection is refused; it then drains and exits (epoll mode)").append('\n');
         sb.append("  --version  print the version, the Java runtime and the I/O modes available").append('\n');
         sb.append("settings (system properties, or a file given by -Dproxy.config=FILE):").append('\n');
         for (Settings.Key<?> k : Settings.KEYS) {

@@ -94,6 +94,14 @@ public final class Proxy implements ProxyView, AutoCloseable {
      * listener binds: the command line collects the start-up garbage there ({@link Main}).
      */
     public static Proxy start(ProxyConfig config, Runnable beforeListening) {
+        return start(config, beforeListening, java.util.Map.of());
+    }
+
+    /**
+     * {@link #start(ProxyConfig, Runnable)}, accepting on listening sockets received from the process this one takes
+     * over from ({@code inherited}: descriptors by listener name) instead of binding those listeners anew.
+     */
+    public static Proxy start(ProxyConfig config, Runnable beforeListening, java.util.Map<String, int[]> inherited) {
         Proxy p = new Proxy(config);
         try {
             p.startLoops();
@@ -111,7 +119,17 @@ public final class Proxy implements ProxyView, AutoCloseable {
             }
             beforeListening.run();
             for (Listener l : p.listeners) {
-                l.bind(p.transport, p.loops, p.tables, config.acceptMode());
+                int[] fds = inherited.get(l.config().name());
+                if (fds != null && fds.length > 0) {
+                    try {
+                        l.adopt(p.transport, p.loops, p.tables, fds);
+                    } catch (IOException e) {
+                        throw ConfigException.bad(Settings.TAKEOVER_SOCKET.property(), config.takeoverSocket(),
+                                "cannot accept on the sockets of listener " + l.config().name() + ": " + e.getMessage());
+                    }
+                } else {
+                    l.bind(p.transport, p.loops, p.tables, config.acceptMode());
+                }
             }
             p.startControl();
             // after the listeners: the admin endpoint's /healthz says the balancer is ready once it answers

@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Balancer {
     /** Rehashes per attempt before falling back to a scan; each lands on an untried backend with p ≥ 1 - tried/n. */
     private static final int REHASHES = 16;
+    private static final Backend[] NONE = new Backend[0];
 
     private final BalancePolicy policy;
     private final AffinityTable affinity;
@@ -73,14 +74,19 @@ public final class Balancer {
     }
 
     /**
-     * Hash policies: where a new client with this hash goes when nothing else decides (no affinity entry, no
-     * backend full, nothing tried yet): its first choice in the table that is in rotation. Null when none is.
+     * Hash policies: where a new client with this hash goes when no affinity entry decides and nothing was tried
+     * yet. Null when no backend can take it.
      */
     public Backend hashOwner(long clientHash) {
         BackendSet s = set;
-        if (s.size() == 0) {
-            return null;
-        }
+        return s.size() == 0 ? null : hashChoice(s, clientHash, NONE, 0);
+    }
+
+    /**
+     * The client's first usable backend in its preference order: its Maglev slot, then rehash {@code k} for
+     * attempt {@code k}, then a scan — a pure function of the client key and the members.
+     */
+    private Backend hashChoice(BackendSet s, long clientHash, Backend[] tried, int triedCount) {
         MaglevTable t = s.maglev();
         long key = clientHash;
         for (int k = 0; k <= REHASHES; k++) {
@@ -88,11 +94,11 @@ public final class Balancer {
                 key = Hashing.mix(clientHash + k * 0x9e3779b97f4a7c15L);
             }
             Backend b = s.get(t.lookup(key));
-            if (b.inRotation()) {
+            if (usable(b, tried, triedCount) && hasRoom(b)) {
                 return b;
             }
         }
-        return firstUntried(s, (int) Long.remainderUnsigned(clientHash, s.size()), new Backend[0], 0);
+        return firstUntried(s, (int) Long.remainderUnsigned(clientHash, s.size()), tried, triedCount);
     }
 
     /**
@@ -131,18 +137,7 @@ public final class Balancer {
         }
         switch (policy) {
             case SOURCE_IP, SOURCE_IP_PORT -> {
-                MaglevTable t = s.maglev();
-                long key = clientHash;
-                for (int k = 0; k <= REHASHES; k++) {
-                    if (k > 0) {
-                        key = Hashing.mix(clientHash + k * 0x9e3779b97f4a7c15L);
-                    }
-                    Backend b = s.get(t.lookup(key));
-                    if (usable(b, tried, triedCount) && hasRoom(b)) {
-                        return b;
-                    }
-                }
-                return firstUntried(s, (int) Long.remainderUnsigned(clientHash, n), tried, triedCount);
+                return hashChoice(s, clientHash, tried, triedCount);
             }
             case ROUND_ROBIN -> {
                 int[] seq = s.roundRobin();

@@ -22,13 +22,14 @@ import java.util.List;
  * @param loopSpinPolls     non-blocking polls a loop makes after one that found events, before it may sleep
  * @param backgroundNice    nice value of the control, health-check and JIT compiler threads; 0 = unchanged
  * @param etcd              the fleet's membership store; null = backends from properties, files, DNS and the admin API
+ * @param takeoverSocket    path of the Unix-domain socket a new process takes over through; null = none
  * @param effective         every global key (name after {@code proxy.}) with its effective text, for the start-up line
  */
 public record ProxyConfig(int workers, int bufferBytes, long poolBytesPerLoop, AcceptMode acceptMode,
                           List<ListenerConfig> listeners, HostPort admin, long shutdownTimeoutNanos,
                           long shutdownPaceNanos, String accessLog, long accessLogInterimNanos,
                           int maxConnGlobal, int warmUpRoundTrips, IoMode io,
-                          int bulkBufferBytes, int loopSpinPolls, int backgroundNice, EtcdConfig etcd,
+                          int bulkBufferBytes, int loopSpinPolls, int backgroundNice, EtcdConfig etcd, String takeoverSocket,
                           java.util.Map<String, String> effective) {
 
     public ProxyConfig {

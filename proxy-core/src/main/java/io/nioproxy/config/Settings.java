@@ -142,6 +142,10 @@ public final class Settings {
     public static final Key<Long> ETCD_TIMEOUT = global("etcd.timeout", "2s",
             "deadline of one etcd request; at start, how long to wait for the first membership",
             Parsers.duration());
+    public static final Key<String> TAKEOVER_SOCKET = global("takeover.socket", null,
+            "path of a Unix-domain socket through which a new process (started with --takeover) receives the"
+                    + " listening sockets, so that a restart refuses no connection (epoll mode); off unless set",
+            (k, t) -> t.isBlank() ? null : t.trim());
     public static final Key<Long> SHUTDOWN_TIMEOUT = global("shutdown.timeout", "10s",
             "on SIGTERM: stop accepting, let sessions finish this long, then close the rest paced",
             Parsers.duration());
@@ -297,7 +301,7 @@ public final class Settings {
 
     /** Every known key, in documentation order. */
     public static final List<Key<?>> KEYS = List.of(WORKERS, CONFIG, LISTENERS, BUFFER_SIZE, POOL_BYTES, BULK_BUFFER_SIZE, ACCEPT, IO,
-            ADMIN, ETCD_ENDPOINTS, ETCD_PREFIX, ETCD_TIMEOUT, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM, WARMUP, LOOP_SPIN, BACKGROUND_NICE,
+            ADMIN, ETCD_ENDPOINTS, ETCD_PREFIX, ETCD_TIMEOUT, TAKEOVER_SOCKET, SHUTDOWN_TIMEOUT, SHUTDOWN_PACE, ACCESS_LOG, ACCESS_LOG_INTERIM, WARMUP, LOOP_SPIN, BACKGROUND_NICE,
             LISTEN, BACKENDS, BACKENDS_FILE, BALANCE, CONNECT_TIMEOUT, IDLE_TIMEOUT, CONNECT_ATTEMPTS, BACKLOG,
             TCP_NODELAY, SOCKET_RCVBUF, SOCKET_SNDBUF, DNS_REFRESH, AFFINITY_TTL, AFFINITY_MAX, DRAIN_TIMEOUT,
             HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_RISE, HEALTH_FALL, HEALTH_SEND, HEALTH_EXPECT, HEALTH_HOLDDOWN,
@@ -432,7 +436,7 @@ public final class Settings {
         return new ProxyConfig(workers, (int) buffer, pool, value(ACCEPT), listeners, value(ADMIN),
                 value(SHUTDOWN_TIMEOUT), value(SHUTDOWN_PACE), value(ACCESS_LOG), value(ACCESS_LOG_INTERIM),
                 value(MAXCONN_GLOBAL), value(WARMUP), ioMode, (int) bulk, value(LOOP_SPIN), value(BACKGROUND_NICE),
-                etcd, effective);
+                etcd, value(TAKEOVER_SOCKET), effective);
     }
 
     /** {@code HOST:PORT[,HOST:PORT...]}, each optionally written {@code http://HOST:PORT}. */

@@ -154,6 +154,11 @@ final class Acceptor extends LoopTimer implements IoHandler {
      * Any thread: closes the listening socket on its loop (an event for it may be in flight there) and waits until it
      * is closed, so that the port refuses connections when this returns.
      */
+    /** The listening socket's descriptor (-1 with java.nio), for a take-over. */
+    int nativeFd() {
+        return socket.nativeFd();
+    }
+
     void close() {
         if (loop.inLoop()) {
             closeNow();

@@ -147,6 +147,38 @@ public final class Listener {
         }
     }
 
+    /**
+     * Starts accepting on listening sockets received from the process this one takes over from (in its loop
+     * order). One socket serves every loop, as in acceptor mode; several are spread over the loops, and loops left
+     * over get reuseport sockets of their own on the same address.
+     */
+    public void adopt(Transport transport, EventLoop[] loops, SessionTable[] tables, int[] fds) throws IOException {
+        List<ListenSocket> sockets = new ArrayList<>();
+        for (int fd : fds) {
+            sockets.add(transport.adopt(fd, config));
+        }
+        boundAddress = sockets.get(0).localAddress();
+        if (sockets.size() == 1) {
+            Acceptor a = new Acceptor(this, loops[0], sockets.get(0), tables, loops);
+            acceptors.add(a);
+            registerOn(a.loop(), a);
+            return;
+        }
+        for (int i = 0; i < Math.max(sockets.size(), loops.length); i++) {
+            int loop = i % loops.length;
+            ListenSocket s = i < sockets.size() ? sockets.get(i) : transport.listen(boundAddress, config, true);
+            Acceptor a = new Acceptor(this, loops[loop], s, new SessionTable[] {tables[loop]},
+                    new EventLoop[] {loops[loop]});
+            acceptors.add(a);
+            registerOn(a.loop(), a);
+        }
+    }
+
+    /** The listening sockets' descriptors, for a take-over (empty with java.nio). */
+    public int[] listenFds() {
+        return acceptors.stream().mapToInt(Acceptor::nativeFd).filter(fd -> fd >= 0).toArray();
+    }
+
     /** The property a listener key of this listener is read from, for error messages. */
     private String keyFor(Settings.Key key) {
         return Settings.propertyOf(config.name(), key);

@@ -23,6 +23,7 @@ import java.util.Optional;
  * {@link Calls#errno()} reads it after a call returned -1. Threading: a {@link Calls} belongs to one thread.
  */
 public final class Linux {
+    public static final int AF_UNIX = 1;
     public static final int AF_INET = 2;
     public static final int AF_INET6 = 10;
     public static final int SOCK_STREAM = 1;
@@ -58,6 +59,9 @@ public final class Linux {
     public static final int SO_KEEPALIVE = 9;
     public static final int SO_LINGER = 13;
     public static final int SO_REUSEPORT = 15;
+    public static final int SO_RCVTIMEO = 20;
+    public static final int SO_SNDTIMEO = 21;
+    public static final int SOCK_SEQPACKET = 5;
     public static final int IPPROTO_TCP = 6;
     public static final int TCP_NODELAY = 1;
     public static final int TCP_KEEPIDLE = 4;
@@ -81,7 +85,7 @@ public final class Linux {
 
     private static final MethodHandle EPOLL_CREATE1, EPOLL_CTL, EPOLL_WAIT, ACCEPT4, SOCKET, CONNECT, BIND, LISTEN,
             GETSOCKOPT, SETSOCKOPT, READ, WRITE, SHUTDOWN, CLOSE, EVENTFD, GETSOCKNAME, WRITE_PLAIN, SETPRIORITY,
-            SEND;
+            SEND, SENDMSG, RECVMSG;
     /** The 8-byte counter increment an eventfd wake-up writes; never changed after class initialisation. */
     private static final ByteBuffer ONE = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder()).putLong(0, 1);
     private static final long ONE_ADDRESS;
@@ -95,7 +99,7 @@ public final class Linux {
         String arch = System.getProperty("os.arch", "");
         EPOLL_EVENT_SIZE = arch.equals("amd64") || arch.equals("x86_64") ? 12 : 16;
         EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE == 12 ? 4 : 8;
-        MethodHandle[] h = new MethodHandle[19];
+        MethodHandle[] h = new MethodHandle[21];
         long oneAddress = 0;
         MethodHandle positionAddress = null;
         Method ofBuffer = null, address = null;
@@ -134,6 +138,8 @@ public final class Linux {
             h[i++] = b.bindPlain("write", 'J', 'I', 'J', 'J');
             h[i++] = b.bind("setpriority", true, 'I', 'I', 'I', 'I');
             h[i++] = b.bind("send", true, 'J', 'I', 'J', 'J', 'I');
+            h[i++] = b.bind("sendmsg", true, 'J', 'I', 'J', 'I');
+            h[i++] = b.bind("recvmsg", true, 'J', 'I', 'J', 'I');
             Class<?> seg = Class.forName("java.lang.foreign.MemorySegment");
             ofBuffer = seg.getMethod("ofBuffer", java.nio.Buffer.class);
             address = seg.getMethod("address");
@@ -168,6 +174,8 @@ public final class Linux {
         WRITE_PLAIN = h[16];
         SETPRIORITY = h[17];
         SEND = h[18];
+        SENDMSG = h[19];
+        RECVMSG = h[20];
         ONE_ADDRESS = oneAddress;
         POSITION_ADDRESS = positionAddress;
         SEGMENT_OF_BUFFER = ofBuffer;
@@ -191,6 +199,7 @@ public final class Linux {
     /** The usual strerror text for the errors a balancer meets, for messages and logs; the number for the rest. */
     public static String strerror(int errno) {
         return switch (errno) {
+            case 2 -> "No such file or directory";
             case 9 -> "Bad file descriptor";
             case EAGAIN -> "Resource temporarily unavailable";
             case 13 -> "Permission denied";
@@ -228,6 +237,34 @@ public final class Linux {
             return (long) POSITION_ADDRESS.invokeExact((java.nio.Buffer) direct);
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    public static final int SCM_RIGHTS = 1;
+    public static final int MSG_NOSIGNAL = 0x4000;
+    public static final int MSG_CTRUNC = 0x8;
+    public static final int MSG_CMSG_CLOEXEC = 0x40000000;
+
+    /**
+     * A {@code struct msghdr} with one {@code iovec} over a direct buffer's remaining bytes and room for {@code fds}
+     * descriptors of control data, in native memory (LP64 layout: x86-64 and AArch64).
+     */
+    private static final class Msg {
+        static final int CMSG_HEADER = 16; // cmsg_len (8), cmsg_level (4), cmsg_type (4)
+        final ByteBuffer header = ByteBuffer.allocateDirect(56 + 16).order(ByteOrder.nativeOrder());
+        final ByteBuffer control;
+        final long address;
+
+        Msg(ByteBuffer data, int fds) {
+            control = ByteBuffer.allocateDirect(CMSG_HEADER + ((4 * Math.max(fds, 1) + 7) & ~7))
+                    .order(ByteOrder.nativeOrder());
+            address = address(header);
+            long iov = address + 56;
+            header.putLong(0, 0).putInt(8, 0);               // msg_name, msg_namelen
+            header.putLong(16, iov).putLong(24, 1);          // msg_iov, msg_iovlen
+            header.putLong(32, fds > 0 ? address(control) : 0).putLong(40, fds > 0 ? control.capacity() : 0);
+            header.putInt(48, 0);                            // msg_flags
+            header.putLong(56, positionAddress(data)).putLong(64, data.remaining());
         }
     }
 
@@ -377,6 +414,16 @@ public final class Linux {
             }
         }
 
+        /** SO_RCVTIMEO or SO_SNDTIMEO of a blocking socket (a {@code struct timeval}). */
+        public int setTimeoutOption(int fd, int name, long millis) {
+            scratch.putLong(0, millis / 1000).putLong(8, (millis % 1000) * 1000);
+            try {
+                return (int) SETSOCKOPT.invokeExact(cell, fd, SOL_SOCKET, name, scratchAddress, 16);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
         /** SO_LINGER {on, 0}: the next close sends a reset. */
         public int setLingerZero(int fd) {
             scratch.putInt(0, 1);
@@ -411,6 +458,66 @@ public final class Linux {
             } catch (Throwable t) {
                 throw rethrow(t);
             }
+        }
+
+        /**
+         * sendmsg(2) of {@code data}'s remaining bytes with {@code fds} attached as one {@code SCM_RIGHTS} message
+         * (none when empty): the receiver gets its own descriptors for the same open files. Not for the hot path (it
+         * allocates the message header).
+         *
+         * @return bytes sent, or -1 ({@link #errno()})
+         */
+        public long sendFds(int fd, ByteBuffer data, int[] fds) {
+            Msg m = new Msg(data, fds.length);
+            if (fds.length > 0) {
+                m.control.putLong(0, Msg.CMSG_HEADER + 4L * fds.length); // cmsg_len
+                m.control.putInt(8, SOL_SOCKET);
+                m.control.putInt(12, SCM_RIGHTS);
+                for (int i = 0; i < fds.length; i++) {
+                    m.control.putInt(Msg.CMSG_HEADER + 4 * i, fds[i]);
+                }
+            }
+            try {
+                return (long) SENDMSG.invokeExact(cell, fd, m.address, MSG_NOSIGNAL);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            } finally {
+                java.lang.ref.Reference.reachabilityFence(m); // its buffers are freed with it: not before the call ends
+                java.lang.ref.Reference.reachabilityFence(data);
+            }
+        }
+
+        /**
+         * recvmsg(2) into {@code data} (from its position), with room for {@code maxFds} descriptors, received
+         * close-on-exec into {@code fds}; {@code fdCount[0]} says how many came. Not for the hot path.
+         *
+         * @return bytes read (0 at end of stream), or -1 ({@link #errno()})
+         */
+        public long recvFds(int fd, ByteBuffer data, int[] fds, int[] fdCount) {
+            Msg m = new Msg(data, fds.length);
+            long n;
+            try {
+                n = (long) RECVMSG.invokeExact(cell, fd, m.address, MSG_CMSG_CLOEXEC);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            java.lang.ref.Reference.reachabilityFence(data);
+            fdCount[0] = 0;
+            if (n >= 0) {
+                long controlLen = m.header.getLong(40);
+                if (controlLen >= Msg.CMSG_HEADER && m.control.getInt(8) == SOL_SOCKET
+                        && m.control.getInt(12) == SCM_RIGHTS) {
+                    int count = (int) ((m.control.getLong(0) - Msg.CMSG_HEADER) / 4);
+                    for (int i = 0; i < count && i < fds.length; i++) {
+                        fds[i] = m.control.getInt(Msg.CMSG_HEADER + 4 * i);
+                    }
+                    fdCount[0] = Math.min(count, fds.length);
+                }
+                if ((m.header.getInt(48) & MSG_CTRUNC) != 0) {
+                    return -2; // descriptors were dropped for want of room: the caller's protocol is broken
+                }
+            }
+            return n;
         }
 
         public int shutdown(int fd, int how) {

@@ -29,6 +29,11 @@ public interface ListenSocket {
     /** Accepts per readiness event: what drains a burst at the least cost for this kind. */
     int acceptsPerEvent();
 
+    /** The descriptor, for a take-over to hand to another process; -1 for a transport that cannot (java.nio). */
+    default int nativeFd() {
+        return -1;
+    }
+
     /** Closes the socket: the port refuses connections once its loop's current turn ends. Loop thread. */
     void close();
 }

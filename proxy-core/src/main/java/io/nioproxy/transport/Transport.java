@@ -23,4 +23,14 @@ public interface Transport {
      */
     ListenSocket listen(InetSocketAddress at, ListenerConfig config, boolean reusePort) throws IOException;
 
+    /**
+     * A listening socket this process received from another (a take-over): already bound and listening, with the
+     * options its first owner set. Start-up thread.
+     *
+     * @throws UnsupportedOperationException when this transport cannot take a raw descriptor (java.nio)
+     */
+    default ListenSocket adopt(int fd, ListenerConfig config) throws IOException {
+        throw new UnsupportedOperationException(this + " cannot adopt a listening socket: take-over needs proxy.io=epoll");
+    }
+
 }

@@ -87,6 +87,21 @@ final class EpollListenSocket implements ListenSocket {
         }
     }
 
+    /** A socket bound and listening in another process, received with SCM_RIGHTS (its options came with it). */
+    static EpollListenSocket adopt(int fd, ListenerConfig c) throws IOException {
+        Linux.Calls sys = Linux.calls();
+        ByteBuffer addr = ByteBuffer.allocateDirect(SockAddr.CAPACITY);
+        if (sys.getsockname(fd, Linux.positionAddress(addr.clear()), SockAddr.CAPACITY) < 0) {
+            throw new IOException("getsockname of an inherited socket failed: " + Linux.strerror(sys.errno()));
+        }
+        return new EpollListenSocket(fd, SockAddr.decode(addr), c.tcpNoDelay());
+    }
+
+    @Override
+    public int nativeFd() {
+        return fd;
+    }
+
     private static void check(Linux.Calls sys, int result, String what) throws IOException {
         if (result < 0) {
             throw new IOException(what + " failed: " + Linux.strerror(sys.errno()));

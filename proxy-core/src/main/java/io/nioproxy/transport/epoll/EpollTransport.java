@@ -33,6 +33,11 @@ public final class EpollTransport implements Transport {
     }
 
     @Override
+    public ListenSocket adopt(int fd, ListenerConfig config) throws IOException {
+        return EpollListenSocket.adopt(fd, config);
+    }
+
+    @Override
     public String toString() {
         return "epoll";
     }

@@ -1,0 +1,133 @@
+package io.nioproxy.takeover;
+
+import io.nioproxy.config.ConfigException;
+import io.nioproxy.config.ListenerConfig;
+import io.nioproxy.config.ProxyConfig;
+import io.nioproxy.log.Log;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The new process's side of a take-over ({@code --takeover}): asks the process serving {@code proxy.takeover.socket}
+ * for its listening sockets, then — once this process accepts on them ({@link #bound}) — lets it go. Until then the
+ * running process serves as before; if this process fails to start, {@link #abort} (or its exit) leaves it so.
+ *
+ * <p>Threading: the start-up thread.
+ */
+public final class TakeoverClient implements AutoCloseable {
+    private final HandoverSocket socket;
+    private final Path path;
+    private final Map<String, int[]> sockets;
+    private boolean done;
+
+    private TakeoverClient(HandoverSocket socket, Path path, Map<String, int[]> sockets) {
+        this.socket = socket;
+        this.path = path;
+        this.sockets = sockets;
+    }
+
+    /**
+     * Receives the running process's listening sockets for the listeners of {@code config}.
+     *
+     * @throws ConfigException when the take-over cannot be made (nothing has moved; the running process is untouched)
+     */
+    public static TakeoverClient receive(ProxyConfig config) {
+        String key = "proxy.takeover.socket";
+        if (config.takeoverSocket() == null) {
+            throw new ConfigException("--takeover needs " + key + "=PATH: the socket the running nioproxy serves");
+        }
+        String why = Takeover.unavailable(config);
+        if (why != null) {
+            throw new ConfigException("take-over refused: " + why);
+        }
+        Path path = Path.of(config.takeoverSocket());
+        HandoverSocket s;
+        try {
+            s = HandoverSocket.connect(path, Takeover.TIMEOUT_MILLIS);
+        } catch (IOException e) {
+            throw ConfigException.bad(key, config.takeoverSocket(), "take-over failed: " + e.getMessage());
+        }
+        try {
+            s.send("hello " + Takeover.MIN_VERSION + " " + Takeover.VERSION);
+            HandoverSocket.Message ok = s.receive();
+            refusedOrClosed(ok, "hello");
+            StringBuilder listeners = new StringBuilder("listeners");
+            for (ListenerConfig l : config.listeners()) {
+                if (!l.pool()) {
+                    listeners.append(' ').append(l.name()).append('=').append(l.listen());
+                }
+            }
+            s.send(listeners.toString());
+            Map<String, int[]> received = new LinkedHashMap<>();
+            while (true) {
+                HandoverSocket.Message m = s.receive();
+                refusedOrClosed(m, "listeners");
+                if (m.text().equals("end")) {
+                    break;
+                }
+                received.put(m.text().substring("listener ".length()), m.fds());
+            }
+            int count = received.values().stream().mapToInt(a -> a.length).sum();
+            Log.info("take-over: received " + count + " listening sockets of " + received.size() + " listeners from "
+                    + path);
+            return new TakeoverClient(s, path, received);
+        } catch (IOException | ConfigException e) {
+            s.close();
+            if (e instanceof ConfigException ce) {
+                throw ce;
+            }
+            throw ConfigException.bad(key, config.takeoverSocket(), "take-over failed: " + e.getMessage());
+        }
+    }
+
+    private static void refusedOrClosed(HandoverSocket.Message m, String step) {
+        if (m == null) {
+            throw new ConfigException("take-over failed: the running process closed the connection after '" + step + "'");
+        }
+        if (m.text().startsWith("refused ")) {
+            throw new ConfigException("take-over refused by the running process: " + m.text().substring(8)
+                    + "; it goes on serving");
+        }
+    }
+
+    /** The listening sockets of each listener, by name (listeners the running process did not have are absent). */
+    public Map<String, int[]> sockets() {
+        return sockets;
+    }
+
+    /** This process accepts on the sockets: the running one stops accepting, gives up the path and drains. */
+    public void bound() throws IOException {
+        socket.send("bound");
+        HandoverSocket.Message m = socket.receive();
+        done = true;
+        socket.close();
+        if (m == null || !m.text().equals("released")) {
+            throw new IOException("the previous process did not release " + path);
+        }
+        Log.info("take-over: complete; the previous process stopped accepting and drains its sessions");
+    }
+
+    /** This process could not start: the running one goes on serving; the received sockets are closed here. */
+    public void abort(String why) {
+        if (done) {
+            return;
+        }
+        done = true;
+        try {
+            socket.send("abort " + why);
+        } catch (IOException e) {
+            // it learns the same from the closed connection
+        }
+        socket.close(); // the received sockets close with this process, which is exiting
+    }
+
+    @Override
+    public void close() {
+        if (!done) {
+            abort("closed");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+package io.nioproxy.takeover;
+
+import io.nioproxy.listener.Listener;
+import io.nioproxy.log.Log;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The running process's side of a take-over ({@code proxy.takeover.socket}): waits on the Unix-domain socket for a
+ * new process, hands it every listener's listening sockets, and once the new process accepts on them stops accepting
+ * itself and runs {@code handedOver} (the command line's paced shutdown). A take-over that fails at any step —
+ * refused, a new process that dies or says nothing in time — leaves this process serving as before.
+ *
+ * <p>Threading: one thread of its own ({@code nioproxy-takeover}), blocked in accept or in the conversation.
+ */
+public final class TakeoverServer implements Runnable, AutoCloseable {
+    private final List<Listener> listeners;
+    private final Runnable stopAccepting;
+    private final Path path;
+    private final Runnable handedOver;
+    private final HandoverSocket server;
+    private final Thread thread;
+    private volatile boolean closed;
+
+    private TakeoverServer(List<Listener> listeners, Runnable stopAccepting, Path path, Runnable handedOver,
+                           HandoverSocket server) {
+        this.listeners = List.copyOf(listeners);
+        this.stopAccepting = stopAccepting;
+        this.path = path;
+        this.handedOver = handedOver;
+        this.server = server;
+        this.thread = new Thread(this, "nioproxy-takeover");
+        this.thread.setDaemon(true);
+    }
+
+    /**
+     * Serves take-overs at {@code path}. A file left there by a process that is gone is replaced; a process that
+     * still answers there is not: this one then refuses to serve the path.
+     */
+    public static TakeoverServer start(List<Listener> listeners, Runnable stopAccepting, Path path,
+                                       Runnable handedOver) throws IOException {
+        if (Files.exists(path)) {
+            try (HandoverSocket live = HandoverSocket.connect(path, 1000)) {
+                throw new IOException("another nioproxy serves take-overs at " + path + "; start this one with"
+                        + " --takeover to take over from it");
+            } catch (IOException gone) {
+                if (gone.getMessage().startsWith("another")) {
+                    throw gone;
+                }
+                Files.delete(path); // left by a process that exited without removing it
+            }
+        }
+        TakeoverServer s = new TakeoverServer(listeners, stopAccepting, path, handedOver, HandoverSocket.listen(path));
+        s.thread.start();
+        Log.info("take-over: a new process may take over through " + path);
+        return s;
+    }
+
+    @Override
+    public void run() {
+        while (!closed) {
+            HandoverSocket c;
+            try {
+                c = server.accept(Takeover.TIMEOUT_MILLIS);
+            } catch (IOException e) {
+                if (!closed) {
+                    Log.warn("take-over: " + e.getMessage() + "; no more take-overs through " + path);
+                }
+                return;
+            }
+            try (c) {
+                if (serve(c)) {
+                    return;
+                }
+            } catch (IOException | RuntimeException e) {
+                Log.warn("take-over failed (" + e.getMessage() + "); this process goes on serving");
+            }
+        }
+    }
+
+    /** One conversation; true when the listeners were handed over. */
+    private boolean serve(HandoverSocket c) throws IOException {
+        HandoverSocket.Message hello = expect(c, "hello");
+        String[] v = hello.text().split(" ");
+        int min = v.length == 3 ? Integer.parseInt(v[1]) : -1;
+        int max = v.length == 3 ? Integer.parseInt(v[2]) : -1;
+        if (Takeover.VERSION < min || Takeover.VERSION > max) {
+            String why = "protocol version " + Takeover.VERSION + " here, the new process speaks " + min + " to " + max;
+            c.send("refused " + why);
+            Log.warn("take-over refused: " + why + "; this process goes on serving");
+            return false;
+        }
+        c.send("ok " + Takeover.VERSION);
+        Map<String, String> wanted = new LinkedHashMap<>();
+        for (String pair : expect(c, "listeners").text().substring("listeners".length()).trim().split(" ")) {
+            if (!pair.isEmpty()) {
+                wanted.put(pair.substring(0, pair.indexOf('=')), pair.substring(pair.indexOf('=') + 1));
+            }
+        }
+        // every check before anything moves
+        List<Listener> handed = new ArrayList<>();
+        for (Listener l : listeners) {
+            String name = l.config().name();
+            if (l.config().pool() || !wanted.containsKey(name)) {
+                continue;
+            }
+            String here = l.config().listen().toString();
+            if (!here.equals(wanted.get(name))) {
+                String why = "listener " + name + " listens on " + here + " here and on " + wanted.get(name)
+                        + " in the new configuration: a take-over cannot move a listening address (stop this process"
+                        + " first, or keep the address)";
+                c.send("refused " + why);
+                Log.warn("take-over refused: " + why + "; this process goes on serving");
+                return false;
+            }
+            handed.add(l);
+        }
+        int sockets = 0;
+        for (Listener l : handed) {
+            int[] fds = l.listenFds();
+            c.send("listener " + l.config().name(), fds);
+            sockets += fds.length;
+        }
+        c.send("end");
+        Log.info("take-over: handed " + sockets + " listening sockets of " + handed.size() + " listeners to the new"
+                + " process; waiting for it to accept");
+        HandoverSocket.Message bound = c.receive();
+        if (bound == null || !bound.text().equals("bound")) {
+            Log.warn("take-over aborted by the new process (" + (bound == null ? "it went away" : bound.text())
+                    + "); this process goes on serving");
+            return false;
+        }
+        // the new process accepts on the same sockets: stop accepting here, give up the path, drain
+        stopAccepting.run();
+        closed = true;
+        server.close();
+        Files.deleteIfExists(path);
+        c.send("released");
+        Log.info("take-over: the new process accepts; this process stopped accepting and drains its "
+                + "sessions");
+        handedOver.run();
+        return true;
+    }
+
+    private static HandoverSocket.Message expect(HandoverSocket c, String verb) throws IOException {
+        HandoverSocket.Message m = c.receive();
+        if (m == null) {
+            throw new IOException("the new process went away");
+        }
+        if (!m.text().startsWith(verb)) {
+            throw new IOException("expected '" + verb + "', got '" + m.text() + "'");
+        }
+        return m;
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            server.shutdown();
+            server.close();
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException e) {
+                // a path that cannot be removed is replaced by the next process to serve it
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+package io.nioproxy.takeover;
+
+import io.nioproxy.sys.Linux;
+import io.nioproxy.testing.ChildBalancer;
+import io.nioproxy.testing.ProxyHarness;
+import io.nioproxy.testing.TcpServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Take-over of the listening sockets between real balancer processes (child JVMs, epoll mode): while a client opens
+ * connections without pause, three new processes in a row take over from the one before; not one connection is
+ * refused or cut, and each previous process exits 0. Refusals leave the running process serving: a changed listen
+ * address, a protocol version it does not speak, a new process that dies half-way (played by this test with the
+ * protocol's own socket), and a process that cannot pass sockets (java.nio).
+ */
+class TakeoverTest {
+    private Path dir;
+    private Path sock;
+    private int port;
+    private TcpServer echo;
+    private final List<Process> children = new ArrayList<>();
+    private final List<String> logs = new ArrayList<>();
+
+    @BeforeEach
+    void setUp(@TempDir Path tmp) throws IOException {
+        dir = tmp;
+        sock = dir.resolve("takeover.sock");
+        port = ProxyHarness.freePort();
+        echo = TcpServer.echo();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (Process p : children) {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+        echo.close();
+    }
+
+    private Process balancer(String... extra) throws IOException {
+        List<String> jvm = new ArrayList<>(List.of("-Dproxy.warmup=0", "-Dproxy.listen=127.0.0.1:" + port,
+                "-Dproxy.backends=" + echo.address(), "-Dproxy.takeover.socket=" + sock,
+                "-Dproxy.shutdown.timeout=1s", "-Dproxy.shutdown.pace=1s", "-Dproxy.workers=2"));
+        List<String> args = new ArrayList<>();
+        for (String e : extra) {
+            (e.startsWith("-D") ? jvm : args).add(e);
+        }
+        ProcessBuilder pb = new ProcessBuilder(ChildBalancer.command(jvm, args.toArray(new String[0])));
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        children.add(p);
+        return p;
+    }
+
+    /** Starts a process and waits until it accepts (and, for a take-over, until it took over). */
+    private Process accepting(String... extra) throws IOException {
+        Process p = balancer(extra);
+        ChildBalancer.awaitAccepting(p, logs);
+        return p;
+    }
+
+    @Test
+    void threeTakeOversInARowRefuseNoConnection() throws Exception {
+        assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+); the refusal is tested below");
+        Process first = accepting();
+        ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
+        try (Client client = new Client(port)) {
+            Process previous = first;
+            for (int round = 1; round <= 3; round++) {
+                long before = client.ok.get();
+                ProxyHarness.await("connections through process " + round, Duration.ofSeconds(10),
+                        () -> client.ok.get() > before + 50);
+                Process next = accepting("--takeover", "-Dproxy.workers=" + (round == 2 ? 1 : 2));
+                assertTrue(previous.waitFor(20, TimeUnit.SECONDS), "the previous process exits after the take-over");
+                assertEquals(0, previous.exitValue(), "and exits 0");
+                long after = client.ok.get();
+                ProxyHarness.await("connections through the new process", Duration.ofSeconds(10),
+                        () -> client.ok.get() > after + 50);
+                assertTrue(next.isAlive());
+                previous = next;
+            }
+            assertEquals(0, client.failed.get(), "no connection refused or cut across three take-overs: "
+                    + client.lastError.get());
+        }
+        synchronized (logs) {
+            assertTrue(logs.stream().filter(l -> l.contains("take-over: complete")).count() >= 3, String.join("\n", logs));
+        }
+    }
+
+    @Test
+    void refusedTakeOversLeaveTheRunningProcessServing() throws Exception {
+        assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+)");
+        Process running = accepting();
+        ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
+        try (Client client = new Client(port)) {
+            Process moved = balancer("--takeover", "-Dproxy.listen=127.0.0.1:" + ProxyHarness.freePort());
+            assertTrue(moved.waitFor(30, TimeUnit.SECONDS));
+            String out = new String(moved.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(2, moved.exitValue(), out);
+            assertTrue(out.contains("a take-over cannot move a listening address"), out);
+
+            // a process speaking a protocol version this one does not
+            try (HandoverSocket s = HandoverSocket.connect(sock, 10_000)) {
+                s.send("hello 7 9");
+                HandoverSocket.Message m = s.receive();
+                assertNotNull(m);
+                assertTrue(m.text().startsWith("refused protocol version 1 here"), m.text());
+            }
+
+            // a new process that takes the sockets and dies before accepting on them
+            try (HandoverSocket s = HandoverSocket.connect(sock, 10_000)) {
+                s.send("hello 1 1");
+                assertEquals("ok 1", s.receive().text());
+                s.send("listeners default=127.0.0.1:" + port);
+                HandoverSocket.Message listener = s.receive();
+                assertEquals("listener default", listener.text());
+                assertEquals(2, listener.fds().length, "one socket per loop");
+                assertEquals("end", s.receive().text());
+                Linux.Calls sys = Linux.calls();
+                for (int fd : listener.fds()) {
+                    sys.close(fd);
+                }
+            } // closed without 'bound'
+
+            long before = client.ok.get();
+            ProxyHarness.await("still serving", Duration.ofSeconds(10), () -> client.ok.get() > before + 50);
+            assertTrue(running.isAlive(), "the running process goes on");
+            assertEquals(0, client.failed.get(), "no connection lost to the refused take-overs: "
+                    + client.lastError.get());
+
+            // and a good take-over still works afterwards
+            accepting("--takeover");
+            assertTrue(running.waitFor(20, TimeUnit.SECONDS));
+            assertEquals(0, client.failed.get(), String.valueOf(client.lastError.get()));
+        }
+    }
+
+    @Test
+    void withoutEpollATakeOverIsRefusedNamingTheFallback() throws Exception {
+        Process p = balancer("--takeover", "-Dproxy.io=nio");
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(2, p.exitValue(), out);
+        assertTrue(out.contains("needs proxy.io=epoll") && out.contains("paced shutdown"), out);
+    }
+
+    /** Opens connections one after another, each checked with an echoed line, until closed. */
+    private static final class Client implements AutoCloseable {
+        final AtomicLong ok = new AtomicLong();
+        final AtomicLong failed = new AtomicLong();
+        final AtomicReference<String> lastError = new AtomicReference<>();
+        private final AtomicBoolean running = new AtomicBoolean(true);
+        private final Thread thread;
+
+        Client(int port) {
+            thread = new Thread(() -> {
+                byte[] line = "ping\n".getBytes(StandardCharsets.US_ASCII);
+                while (running.get()) {
+                    try (Socket s = new Socket()) {
+                        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+                        s.setSoTimeout(5000);
+                        OutputStream out = s.getOutputStream();
+                        out.write(line);
+                        InputStream in = s.getInputStream();
+                        byte[] got = in.readNBytes(line.length);
+                        if (got.length != line.length) {
+                            throw new IOException("echo cut after " + got.length + " bytes");
+                        }
+                        ok.incrementAndGet();
+                    } catch (IOException e) {
+                        failed.incrementAndGet();
+                        lastError.set(e.toString());
+                    }
+                }
+            }, "takeover-client");
+            thread.start();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            running.set(false);
+            thread.join(10_000);
+        }
+    }
+}
