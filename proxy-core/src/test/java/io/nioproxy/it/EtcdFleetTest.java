@@ -182,7 +182,9 @@ class EtcdFleetTest {
         assertTrue(m.find(), grant);
         long rev = etcd.revisionOf("put", "--lease=" + m.group(1), key(4), "{}");
         awaitGeneration("b4 registered under a lease", rev, SECOND);
-        assertTrue(assertAgree("with b4").containsKey("b4"));
+        for (Proxy p : fleet) {
+            assertTrue(find(p, 4) != null, "b4 on every instance while its lease lives");
+        }
         // nobody renews it: etcd deletes the key when the lease expires, and every instance drops it then
         await("b4 gone from all three", Duration.ofSeconds(15), () -> fleet.stream().allMatch(p -> find(p, 4) == null));
         String[] g = membership(fleet.get(0));
@@ -278,6 +280,51 @@ class EtcdFleetTest {
         assertNull(find(lone, 4));
         assertEquals(4, backend(lone, 3).weight());
         assertAgree("four instances after a compaction");
+    }
+
+    @Test
+    @Order(7)
+    void badKeysAndValuesAreIgnoredAndLoseNothing() throws Exception {
+        Proxy p = fleet.get(0);
+        String[] before = membership(p);
+        int weight = backend(p, 3).weight();
+        etcd.etcdctl("put", "/nioproxy/default/backend.example:80", "{}");
+        etcd.etcdctl("put", "/nioproxy/default/127.0.0.1:1", "{\"weight\":0}");
+        etcd.etcdctl("put", key(3), "not json");
+        long rev = etcd.revisionOf("put", "/nioproxy/nosuchpool/127.0.0.1:2", "{}");
+        await("every instance has read past the bad keys", Duration.ofSeconds(10),
+                () -> fleet.stream().allMatch(x -> x.membership().revision() >= rev));
+        for (Proxy x : fleet) {
+            assertEquals(before[1], membership(x)[1], "no member added, removed or changed by bad input");
+            assertEquals(weight, backend(x, 3).weight(), "b3 keeps its previous settings");
+        }
+        assertAgree("after bad input");
+        long fixed = etcd.revisionOf("put", key(3), "{\"weight\":2}");
+        awaitGeneration("a good value again", fixed, SECOND);
+        etcd.etcdctl("del", "/nioproxy/default/backend.example:80", "/nioproxy/default/127.0.0.1:1");
+        etcd.etcdctl("del", "/nioproxy/nosuchpool/127.0.0.1:2");
+    }
+
+    @Test
+    @Order(8)
+    void anInstanceStartedWhileEtcdIsAwayServesOnceItAnswers() throws Exception {
+        Gate gate = h.add(new Gate(new java.net.InetSocketAddress("127.0.0.1",
+                Integer.parseInt(etcd.endpoint(1).substring(etcd.endpoint(1).indexOf(':') + 1)))));
+        gate.cut();
+        long t0 = System.nanoTime();
+        Proxy late = h.start("proxy.etcd.endpoints", gate.address(), "proxy.admin", "127.0.0.1:0",
+                "proxy.workers", "1", "proxy.affinity.ttl", "0", "proxy.etcd.timeout", "1s");
+        assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(10).toNanos(), "start does not hang on etcd");
+        assertEquals(0, late.listeners().get(0).registry().backends().size(), "no membership yet");
+        Http.Response r = Http.request(late.adminAddress(), "GET", "/healthz");
+        assertEquals(200, r.status());
+        assertTrue(r.body().contains("etcd: unreachable since"), r.body());
+        gate.open();
+        String digest = membership(fleet.get(0))[1];
+        await("the late instance has the fleet's membership", Duration.ofSeconds(20),
+                () -> membership(late)[1].equals(digest));
+        fleet.add(late);
+        assertAgree("with the late instance");
     }
 
     /** Every instance sends each of the 1,000 sources to the same backend; returns clients per backend. */
