@@ -91,7 +91,9 @@ public final class Main {
             logListeners(proxy);
             if (handover != null) {
                 try {
-                    handover.bound();
+                    java.util.Map<String, io.nioproxy.listener.Listener> byName = new java.util.HashMap<>();
+                    proxy.listeners().forEach(l -> byName.put(l.config().name(), l));
+                    handover.bound(byName);
                 } catch (java.io.IOException e) {
                     Log.warn("take-over: " + e.getMessage());
                 }

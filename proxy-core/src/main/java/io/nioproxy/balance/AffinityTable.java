@@ -1,5 +1,8 @@
 package io.nioproxy.balance;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
@@ -99,6 +102,47 @@ public final class AffinityTable {
             if (e != null && e.backend == backend) {
                 slots.compareAndSet(s, e, null);
             }
+        }
+    }
+
+    /**
+     * Every live entry as {@code key backend-identity age-millis} lines, for a take-over to carry to the next process.
+     * O(capacity); control threads.
+     */
+    public List<String> export(long nowNanos) {
+        List<String> lines = new ArrayList<>();
+        for (int s = 0; s <= mask; s++) {
+            Entry e = slots.get(s);
+            if (e != null && nowNanos - e.lastSeenNanos < ttlNanos && !e.backend.removed()) {
+                lines.add(e.key + " " + e.backend.identity() + " " + (nowNanos - e.lastSeenNanos) / 1_000_000);
+            }
+        }
+        return lines;
+    }
+
+    /**
+     * Takes one line of {@link #export} from the previous process: remembered as seen that long ago, on this
+     * process's backend of that identity. False (and nothing remembered) when the line is malformed or the backend is
+     * not one of {@code backends} any more.
+     */
+    public boolean importLine(String line, java.util.function.Function<String, Backend> backends, long nowNanos) {
+        String[] f = line.split(" ");
+        if (f.length != 3) {
+            return false;
+        }
+        Backend b = backends.apply(f[1]);
+        if (b == null || b.removed()) {
+            return false;
+        }
+        try {
+            long age = Long.parseLong(f[2]) * 1_000_000;
+            if (age < 0 || age >= ttlNanos) {
+                return false;
+            }
+            record(Long.parseLong(f[0]), b, nowNanos - age);
+            return true;
+        } catch (NumberFormatException e) {
+            return false;
         }
     }
 

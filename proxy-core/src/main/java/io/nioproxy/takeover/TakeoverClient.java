@@ -98,16 +98,36 @@ public final class TakeoverClient implements AutoCloseable {
         return sockets;
     }
 
-    /** This process accepts on the sockets: the running one stops accepting, gives up the path and drains. */
-    public void bound() throws IOException {
+    /**
+     * This process accepts on the sockets: the running one stops accepting, sends what it remembers of its clients
+     * (each listener's affinity table, taken into {@code affinity} by listener name), gives up the path and drains.
+     */
+    public void bound(Map<String, io.nioproxy.listener.Listener> listeners) throws IOException {
         socket.send("bound");
-        HandoverSocket.Message m = socket.receive();
+        int carried = 0;
+        int dropped = 0;
+        HandoverSocket.Message m;
+        long now = System.nanoTime();
+        while ((m = socket.receive()) != null && m.text().startsWith("affinity ")) {
+            String[] lines = m.text().split("\n");
+            io.nioproxy.listener.Listener l = listeners.get(lines[0].substring("affinity ".length()));
+            var table = l == null ? null : l.registry().affinity();
+            for (int i = 1; i < lines.length; i++) {
+                if (table != null && table.importLine(lines[i], l.registry()::find, now)) {
+                    carried++;
+                } else {
+                    dropped++;
+                }
+            }
+        }
         done = true;
         socket.close();
         if (m == null || !m.text().equals("released")) {
             throw new IOException("the previous process did not release " + path);
         }
-        Log.info("take-over: complete; the previous process stopped accepting and drains its sessions");
+        Log.info("take-over: complete; " + carried + " affinity entries carried" + (dropped == 0 ? ""
+                : " (" + dropped + " not: their backend or listener is gone, or affinity is off here)")
+                + "; the previous process stopped accepting and drains its sessions");
     }
 
     /** This process could not start: the running one goes on serving; the received sockets are closed here. */

@@ -136,17 +136,48 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
                     + "); this process goes on serving");
             return false;
         }
-        // the new process accepts on the same sockets: stop accepting here, give up the path, drain
+        // the new process accepts on the same sockets: stop accepting here, then carry what this process remembers
+        // of its clients (no entry is added here from now on), give up the path, drain
         stopAccepting.run();
+        int remembered = sendAffinity(c, handed);
         closed = true;
         server.close();
         Files.deleteIfExists(path);
         c.send("released");
+        Log.info("take-over: carried " + remembered + " affinity entries");
         Log.info("take-over: the new process accepts; this process stopped accepting and drains its "
                 + "sessions");
         handedOver.run();
         return true;
     }
+
+    /** Each listener's affinity table, in messages of at most {@value #AFFINITY_CHUNK} bytes. */
+    private static int sendAffinity(HandoverSocket c, List<Listener> handed) throws IOException {
+        int n = 0;
+        long now = System.nanoTime();
+        for (Listener l : handed) {
+            if (l.registry().affinity() == null) {
+                continue;
+            }
+            StringBuilder sb = new StringBuilder();
+            String head = "affinity " + l.config().name() + "\n";
+            for (String line : l.registry().affinity().export(now)) {
+                if (sb.length() + line.length() + 1 > AFFINITY_CHUNK) {
+                    c.send(head + sb);
+                    sb.setLength(0);
+                }
+                sb.append(line).append('\n');
+                n++;
+            }
+            if (sb.length() > 0) {
+                c.send(head + sb);
+            }
+        }
+        return n;
+    }
+
+    /** Bytes of affinity lines per message (a sequenced packet must fit the socket's send buffer whole). */
+    private static final int AFFINITY_CHUNK = 32 * 1024;
 
     private static HandoverSocket.Message expect(HandoverSocket c, String verb) throws IOException {
         HandoverSocket.Message m = c.receive();

@@ -161,6 +161,54 @@ class TakeoverTest {
     }
 
     @Test
+    void theAffinityTableIsCarriedOver() throws Exception {
+        assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+)");
+        try (TcpServer b0 = TcpServer.named("b0"); TcpServer b1 = TcpServer.named("b1"); TcpServer b2 = TcpServer.named("b2")) {
+            String two = b0.address() + "," + b1.address();
+            String three = two + "," + b2.address();
+            List<String> sources = new ArrayList<>();
+            for (int i = 1; i <= 60; i++) {
+                sources.add("127.2.0." + i);
+            }
+            // which of these clients the hash alone would move to a third backend
+            long movedByHash = 0;
+            try (ProxyHarness h = new ProxyHarness()) {
+                io.nioproxy.Proxy fresh = h.start("proxy.backends", three, "proxy.affinity.ttl", "0");
+                for (String src : sources) {
+                    movedByHash += backendOf(ProxyHarness.port(fresh), src).equals("b2") ? 1 : 0;
+                }
+            }
+            assertTrue(movedByHash > 0, "the test needs clients the hash would move");
+
+            Process old = accepting("-Dproxy.backends=" + two);
+            ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
+            java.util.Map<String, String> before = new java.util.HashMap<>();
+            for (String src : sources) {
+                before.put(src, backendOf(port, src));
+            }
+            accepting("--takeover", "-Dproxy.backends=" + three);
+            assertTrue(old.waitFor(20, TimeUnit.SECONDS));
+            for (String src : sources) {
+                assertEquals(before.get(src), backendOf(port, src), src + " keeps its backend across the take-over"
+                        + " although the hash alone would send " + movedByHash + " of these 60 clients to b2");
+            }
+            synchronized (logs) {
+                assertTrue(logs.stream().anyMatch(l -> l.contains("take-over: complete; 60 affinity entries carried")),
+                        String.join("\n", logs));
+            }
+        }
+    }
+
+    private static String backendOf(int port, String source) throws IOException {
+        try (Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(source, 0));
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(5000);
+            return ProxyHarness.readLine(s.getInputStream());
+        }
+    }
+
+    @Test
     void withoutEpollATakeOverIsRefusedNamingTheFallback() throws Exception {
         Process p = balancer("--takeover", "-Dproxy.io=nio");
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
