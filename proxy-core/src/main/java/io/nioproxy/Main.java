@@ -93,10 +93,11 @@ public final class Main {
                 try {
                     java.util.Map<String, io.nioproxy.listener.Listener> byName = new java.util.HashMap<>();
                     proxy.listeners().forEach(l -> byName.put(l.config().name(), l));
-                    handover.bound(byName);
+                    handover.bound(byName, proxy);
                 } catch (java.io.IOException e) {
                     Log.warn("take-over: " + e.getMessage());
                 }
+                startAdminAfterTakeover(proxy);
             }
             serveTakeovers(proxy);
             await(stopped);
@@ -113,6 +114,31 @@ public final class Main {
      */
     private static volatile TakeoverServer takeovers;
 
+    /** The previous process lets go of the admin port as it hands over: bind it, retrying for a while. */
+    static void startAdminAfterTakeover(Proxy proxy) {
+        if (proxy.config().admin() == null) {
+            return;
+        }
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            try {
+                proxy.startAdmin();
+                return;
+            } catch (ConfigException e) {
+                if (System.nanoTime() - deadline > 0) {
+                    Log.warn("take-over: the admin endpoint could not be started: " + e.getMessage());
+                    return;
+                }
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
     static void serveTakeovers(Proxy proxy) {
         String path = proxy.config().takeoverSocket();
         if (path == null) {
@@ -124,8 +150,11 @@ public final class Main {
             return;
         }
         try {
-            takeovers = TakeoverServer.start(proxy.listeners(), proxy::stopAccepting, java.nio.file.Path.of(path),
-                    () -> System.exit(0));
+            takeovers = TakeoverServer.start(proxy.listeners(), proxy, proxy::stopAccepting,
+                    java.nio.file.Path.of(path), () -> {
+                        proxy.stopAdmin(); // the new process binds it next
+                        System.exit(0);
+                    });
         } catch (java.io.IOException e) {
             Log.warn("proxy.takeover.socket=" + path + " not served: " + e.getMessage());
         }

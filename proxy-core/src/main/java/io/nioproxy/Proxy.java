@@ -49,7 +49,7 @@ import java.util.List;
  * <p>Threading: {@link #start} and {@link #close} on one controlling thread; the read-only accessors from any
  * thread.
  */
-public final class Proxy implements ProxyView, AutoCloseable {
+public final class Proxy implements ProxyView, io.nioproxy.relay.Handoff.Sessions, AutoCloseable {
     private final ProxyConfig config;
     private final EventLoop[] loops;
     private final SessionTable[] tables;
@@ -132,12 +132,10 @@ public final class Proxy implements ProxyView, AutoCloseable {
                 }
             }
             p.startControl();
-            // after the listeners: the admin endpoint's /healthz says the balancer is ready once it answers
-            if (config.admin() != null) {
-                // the dashboard's history is sampled only when there is a dashboard to show it
-                p.history = new History(p);
-                p.history.start(p.control);
-                p.admin = AdminServer.start(p, p.history, config.admin());
+            // after the listeners: the admin endpoint's /healthz says the balancer is ready once it answers. In a
+            // take-over the previous process holds the admin port until it lets go: startAdmin() then.
+            if (config.admin() != null && inherited.isEmpty()) {
+                p.startAdmin();
             }
         } catch (RuntimeException e) {
             p.close();
@@ -308,6 +306,82 @@ public final class Proxy implements ProxyView, AutoCloseable {
     }
 
     @Override
+    public List<io.nioproxy.relay.Handoff.Frozen> freeze(int maxPerLoop) {
+        List<io.nioproxy.relay.Handoff.Frozen> out = new ArrayList<>();
+        for (List<io.nioproxy.relay.Handoff.Frozen> part : onEveryLoop(t -> t.freezeMovable(maxPerLoop))) {
+            if (part != null) {
+                out.addAll(part);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void handedOver(List<io.nioproxy.relay.Handoff.Frozen> sessions) {
+        onEveryLoop(t -> {
+            t.handedOver(sessions, true);
+            return null;
+        });
+    }
+
+    @Override
+    public void resume(List<io.nioproxy.relay.Handoff.Frozen> sessions) {
+        onEveryLoop(t -> {
+            t.handedOver(sessions, false);
+            return null;
+        });
+    }
+
+    @Override
+    public boolean adopt(io.nioproxy.relay.Handoff.Row row, int clientFd, int backendFd) {
+        Listener front = find(row.front());
+        Listener route = find(row.route());
+        io.nioproxy.balance.Backend b = route == null ? null : route.registry().find(row.backend());
+        if (front == null || b == null) {
+            io.nioproxy.sys.Linux.Calls sys = io.nioproxy.sys.Linux.calls();
+            sys.close(clientFd); // this process's copies only: the previous process relays on
+            sys.close(backendFd);
+            return false;
+        }
+        int i = (int) Long.remainderUnsigned(row.id() >>> 40, loops.length);
+        io.nioproxy.transport.Conn client = transport.adoptConnected(clientFd, row.client());
+        io.nioproxy.transport.Conn backend = transport.adoptConnected(backendFd, b.address());
+        CompletableFuture<Boolean> done = new CompletableFuture<>();
+        SessionTable t = tables[i];
+        if (!loops[i].execute(loop -> {
+            try {
+                t.adopt(row, front.route(), route.route(), b, client, backend);
+                done.complete(true);
+            } catch (IOException | RuntimeException e) {
+                Log.warn("take-over: session " + row.id() + " could not be adopted: " + e);
+                done.complete(false); // its descriptors were let go of (never the connection)
+            }
+        })) {
+            io.nioproxy.sys.Linux.Calls sys = io.nioproxy.sys.Linux.calls();
+            sys.close(clientFd);
+            sys.close(backendFd);
+            return false;
+        }
+        try {
+            return done.get(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            return false;
+        }
+    }
+
+    private Listener find(String name) {
+        for (Listener l : listeners) {
+            if (l.config().name().equals(name)) {
+                return l;
+            }
+        }
+        return null;
+    }
+
+    @Override
     public EventLoop[] loops() {
         return loops.clone();
     }
@@ -330,6 +404,27 @@ public final class Proxy implements ProxyView, AutoCloseable {
     }
 
     /** The admin endpoint's bound address, or null when it is off. */
+    /** Starts the admin endpoint ({@code proxy.admin}); idempotent. */
+    public synchronized void startAdmin() {
+        if (admin != null || config.admin() == null) {
+            return;
+        }
+        if (history == null) {
+            // the dashboard's history is sampled only when there is a dashboard to show it
+            history = new History(this);
+            history.start(control);
+        }
+        admin = AdminServer.start(this, history, config.admin());
+    }
+
+    /** Stops the admin endpoint: a process that took over from this one binds its port. */
+    public synchronized void stopAdmin() {
+        if (admin != null) {
+            admin.stop();
+            admin = null;
+        }
+    }
+
     public InetSocketAddress adminAddress() {
         return admin == null ? null : admin.address();
     }

@@ -192,6 +192,12 @@ final class Connector {
         }
     }
 
+    /** A session adopted in a take-over: it counts on its backend as any session does (no per-client slot). */
+    void adopted(Backend b) {
+        b.reserve();
+        reserved = true;
+    }
+
     /** The session closed: give back what it held (the backend's active count, the per-client slot). */
     void release() {
         if (reserved) {

@@ -47,6 +47,8 @@ public final class Session {
     static final int CLOSED = 3;
     /** Waiting for the client's TLS ClientHello, on a listener that routes by server name. */
     static final int HELLO = 4;
+    /** Frozen for a take-over: neither socket is read or written until it is handed over or resumes. */
+    static final int HANDING = 5;
 
     /** Why a session ended: the {@code end=} field of the access log and the {@code reason} label of the metrics. */
     public enum CloseReason {
@@ -90,6 +92,8 @@ public final class Session {
         HALF_CLOSED_TIMEOUT,
         /** The session reached proxy.session.max.age. */
         MAX_AGE,
+        /** Handed, sockets and all, to the process that took over from this one: it goes on there. */
+        HANDED_OVER,
         /** A bug caught by the loop. */
         ERROR;
 
@@ -124,7 +128,7 @@ public final class Session {
     /** The address the client connected to, as a PROXY header carried it (null: the socket's own). */
     InetSocketAddress destinationAddress;
     long lastActiveNanos;
-    final long startNanos;
+    long startNanos;
     final long id;
     InetSocketAddress clientAddress;
     /** The leg whose FIN came first (client or backend), for the end reason; null while none has. */
@@ -198,6 +202,87 @@ public final class Session {
     /** The loop's ClientHello reader (one per loop: its scratch is reused). */
     io.nioproxy.tls.ClientHelloParser helloParser() {
         return table.helloParser();
+    }
+
+    /**
+     * A take-over may move this session now: relaying both ways with nothing read and not yet written, no FIN seen,
+     * and sockets another process can hold. What is in flight then is in the kernel's buffers, which move with them.
+     */
+    boolean transferable() {
+        return state == RELAYING && !halfClosed() && client.pending == null && backend.pending == null
+                && !client.waitingForBuffer && !backend.waitingForBuffer && !client.discard && !backend.discard
+                && target != null && client.conn.nativeFd() >= 0 && backend.conn.nativeFd() >= 0;
+    }
+
+    /** Stops reading and writing both sockets (a take-over is sending them): nothing more is read here. */
+    void freeze() {
+        client.setInterest(0);
+        backend.setInterest(0);
+        timer.cancel();
+        state = HANDING;
+    }
+
+    /** The take-over did not take this session: relay on here. */
+    void resume() {
+        if (state == HANDING) {
+            startRelaying();
+        }
+    }
+
+    /**
+     * The new process holds both sockets and relays on: this process lets go of its descriptors (no FIN, no reset)
+     * and counts the session as ended here, handed over.
+     */
+    void handedOver() {
+        if (state != HANDING) {
+            return;
+        }
+        state = CLOSED;
+        connector.release();
+        front.sessionEnded(CloseReason.HANDED_OVER);
+        if (route != front) {
+            route.poolSessionEnded(CloseReason.HANDED_OVER);
+        }
+        table.ended(this, CloseReason.HANDED_OVER);
+        client.conn.handOver();
+        if (backend.conn != null) {
+            backend.conn.handOver();
+        }
+    }
+
+    /**
+     * New process: a session that could not be adopted lets go of its descriptors without touching the connection,
+     * which the previous process still relays.
+     */
+    void abandon() {
+        state = HANDING;
+        handedOver();
+    }
+
+    /**
+     * A session another process relayed until now, on its sockets: counted here from its first start
+     * ({@code startNanos} in this loop's clock), relaying at once. Loop thread.
+     */
+    void adopt(Route to, Backend b, Conn backendConn, InetSocketAddress clientAddr, String name, long clientKey,
+               long up, long down, long startedNanos) throws IOException {
+        startNanos = startedNanos;
+        clientAddress = clientAddr;
+        serverName = name;
+        routedByName = name != null;
+        if (to != front) {
+            route = to;
+            to.poolSessionStarted();
+        }
+        clientHash = clientKey;
+        target = b;
+        connector.adopted(b);
+        client.bytesIn = up;
+        backend.bytesIn = down;
+        backend.conn = backendConn;
+        backendConn.attach(loop.poller());
+        client.conn.register(client);
+        backendConn.register(backend);
+        startRelaying();
     }
 
     /** From {@link Connector}: the backend is connected (and has its PROXY header): relay. */
@@ -532,8 +617,8 @@ public final class Session {
 
     /** Closes both sockets (with a reset for {@link CloseReason#RESET}/{@code ERROR}) and returns all buffers. */
     public void close(CloseReason reason) {
-        if (state == CLOSED) {
-            return;
+        if (state == CLOSED || state == HANDING) {
+            return; // a frozen session is the take-over's: handed over, or resumed and closable again, in a moment
         }
         if (reason == CloseReason.COMPLETED) {
             reason = firstFin == backend ? CloseReason.BACKEND_CLOSED : CloseReason.CLIENT_CLOSED;

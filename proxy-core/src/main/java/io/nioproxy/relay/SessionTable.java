@@ -9,6 +9,8 @@ import io.nioproxy.transport.Conn;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
@@ -162,6 +164,56 @@ public final class SessionTable implements LoopService {
         SplittableRandom random = new SplittableRandom(seed);
         for (Session s = head; s != null; s = s.next) {
             s.timer.closeAt(now + (windowNanos <= 0 ? 0 : random.nextLong(windowNanos)));
+        }
+    }
+
+    /** Loop thread: freezes up to {@code max} sessions a take-over may move (see {@link Handoff}). */
+    public List<Handoff.Frozen> freezeMovable(int max) {
+        List<Handoff.Frozen> out = new ArrayList<>();
+        long now = loop.now();
+        for (Session s = head; s != null && out.size() < max; s = s.next) {
+            if (s.transferable()) {
+                s.freeze();
+                out.add(new Handoff.Frozen(s, this, new Handoff.Row(s.id, s.front.config().name(), s.route.config().name(),
+                        s.target.identity(), s.clientAddress, s.serverName, s.clientHash, now - s.startNanos,
+                        s.client.bytesIn, s.backend.bytesIn), s.client.conn.nativeFd(), s.backend.conn.nativeFd()));
+            }
+        }
+        return out;
+    }
+
+    /** Loop thread: the sessions of this loop that the new process took ({@code moved}) or did not. */
+    public void handedOver(List<Handoff.Frozen> sessions, boolean moved) {
+        for (Handoff.Frozen f : sessions) {
+            if (f.table == this) {
+                if (moved) {
+                    f.session.handedOver();
+                } else {
+                    f.session.resume();
+                }
+            }
+        }
+    }
+
+    /**
+     * Loop thread: relays a session the previous process relayed, on its sockets (attached to this loop here). Its id
+     * is kept; this loop's next ids stay clear of it.
+     */
+    public void adopt(Handoff.Row row, Route front, Route route, io.nioproxy.balance.Backend backend,
+                      io.nioproxy.transport.Conn client, io.nioproxy.transport.Conn backendConn) throws java.io.IOException {
+        if ((row.id() >>> 40) == loop.index()) {
+            nextId = Math.max(nextId, (row.id() & ((1L << 40) - 1)) + 1);
+        }
+        front.sessionStarted();
+        client.attach(loop.poller());
+        Session s = new Session(this, front, client, row.id());
+        link(s);
+        try {
+            s.adopt(route, backend, backendConn, row.client(), row.serverName(), row.clientHash(), row.up(),
+                    row.down(), loop.now() - row.ageNanos());
+        } catch (java.io.IOException | RuntimeException e) {
+            s.abandon(); // never a close: the previous process still relays this connection
+            throw e;
         }
     }
 

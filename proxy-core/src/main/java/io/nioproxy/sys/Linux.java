@@ -85,7 +85,7 @@ public final class Linux {
 
     private static final MethodHandle EPOLL_CREATE1, EPOLL_CTL, EPOLL_WAIT, ACCEPT4, SOCKET, CONNECT, BIND, LISTEN,
             GETSOCKOPT, SETSOCKOPT, READ, WRITE, SHUTDOWN, CLOSE, EVENTFD, GETSOCKNAME, WRITE_PLAIN, SETPRIORITY,
-            SEND, SENDMSG, RECVMSG;
+            SEND, SENDMSG, RECVMSG, ACCEPT4_BLOCKING, CONNECT_BLOCKING;
     /** The 8-byte counter increment an eventfd wake-up writes; never changed after class initialisation. */
     private static final ByteBuffer ONE = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder()).putLong(0, 1);
     private static final long ONE_ADDRESS;
@@ -99,7 +99,7 @@ public final class Linux {
         String arch = System.getProperty("os.arch", "");
         EPOLL_EVENT_SIZE = arch.equals("amd64") || arch.equals("x86_64") ? 12 : 16;
         EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE == 12 ? 4 : 8;
-        MethodHandle[] h = new MethodHandle[21];
+        MethodHandle[] h = new MethodHandle[23];
         long oneAddress = 0;
         MethodHandle positionAddress = null;
         Method ofBuffer = null, address = null;
@@ -138,8 +138,12 @@ public final class Linux {
             h[i++] = b.bindPlain("write", 'J', 'I', 'J', 'J');
             h[i++] = b.bind("setpriority", true, 'I', 'I', 'I', 'I');
             h[i++] = b.bind("send", true, 'J', 'I', 'J', 'J', 'I');
-            h[i++] = b.bind("sendmsg", true, 'J', 'I', 'J', 'I');
-            h[i++] = b.bind("recvmsg", true, 'J', 'I', 'J', 'I');
+            // the take-over's calls block (a Unix-domain socket in blocking mode): never critical, so that the
+            // thread is in native state while it waits and the JVM can reach a safepoint without it
+            h[i++] = b.bind("sendmsg", false, 'J', 'I', 'J', 'I');
+            h[i++] = b.bind("recvmsg", false, 'J', 'I', 'J', 'I');
+            h[i++] = b.bind("accept4", false, 'I', 'I', 'J', 'J', 'I');
+            h[i++] = b.bind("connect", false, 'I', 'I', 'J', 'I');
             Class<?> seg = Class.forName("java.lang.foreign.MemorySegment");
             ofBuffer = seg.getMethod("ofBuffer", java.nio.Buffer.class);
             address = seg.getMethod("address");
@@ -176,6 +180,8 @@ public final class Linux {
         SEND = h[18];
         SENDMSG = h[19];
         RECVMSG = h[20];
+        ACCEPT4_BLOCKING = h[21];
+        CONNECT_BLOCKING = h[22];
         ONE_ADDRESS = oneAddress;
         POSITION_ADDRESS = positionAddress;
         SEGMENT_OF_BUFFER = ofBuffer;
@@ -455,6 +461,24 @@ public final class Linux {
         public long send(int fd, long address, long count, int flags) {
             try {
                 return (long) SEND.invokeExact(cell, fd, address, count, flags);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** accept4(2) that may block (a blocking socket): the thread waits in native state. */
+        public int acceptBlocking(int fd, int flags) {
+            try {
+                return (int) ACCEPT4_BLOCKING.invokeExact(cell, fd, 0L, 0L, flags);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** connect(2) that may block (a blocking socket). */
+        public int connectBlocking(int fd, long addr, int len) {
+            try {
+                return (int) CONNECT_BLOCKING.invokeExact(cell, fd, addr, len);
             } catch (Throwable t) {
                 throw rethrow(t);
             }

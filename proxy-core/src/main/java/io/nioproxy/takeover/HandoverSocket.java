@@ -53,7 +53,7 @@ final class HandoverSocket implements AutoCloseable {
         Linux.Calls sys = Linux.calls();
         int fd = open(sys);
         ByteBuffer addr = address(path);
-        if (sys.connect(fd, Linux.address(addr), addr.limit()) < 0) {
+        if (sys.connectBlocking(fd, Linux.address(addr), addr.limit()) < 0) {
             int errno = sys.errno();
             sys.close(fd);
             throw new IOException("no nioproxy answers at " + path + ": " + Linux.strerror(errno));
@@ -65,7 +65,7 @@ final class HandoverSocket implements AutoCloseable {
 
     /** Waits for the next process to connect; its receives wait at most {@code timeoutMillis}. */
     HandoverSocket accept(long timeoutMillis) throws IOException {
-        int c = sys.accept4(fd, 0, 0, Linux.SOCK_CLOEXEC);
+        int c = sys.acceptBlocking(fd, Linux.SOCK_CLOEXEC);
         if (c < 0) {
             throw new IOException("accept: " + Linux.strerror(sys.errno()));
         }

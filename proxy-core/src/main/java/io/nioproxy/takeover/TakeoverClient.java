@@ -4,6 +4,7 @@ import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ListenerConfig;
 import io.nioproxy.config.ProxyConfig;
 import io.nioproxy.log.Log;
+import io.nioproxy.relay.Handoff;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -102,13 +103,33 @@ public final class TakeoverClient implements AutoCloseable {
      * This process accepts on the sockets: the running one stops accepting, sends what it remembers of its clients
      * (each listener's affinity table, taken into {@code affinity} by listener name), gives up the path and drains.
      */
-    public void bound(Map<String, io.nioproxy.listener.Listener> listeners) throws IOException {
+    public void bound(Map<String, io.nioproxy.listener.Listener> listeners, Handoff.Sessions sessions)
+            throws IOException {
         socket.send("bound");
         int carried = 0;
         int dropped = 0;
+        int adopted = 0;
+        long bytes = 0;
         HandoverSocket.Message m;
         long now = System.nanoTime();
-        while ((m = socket.receive()) != null && m.text().startsWith("affinity ")) {
+        while ((m = socket.receive()) != null
+                && (m.text().startsWith("affinity ") || m.text().startsWith("sessions"))) {
+            if (m.text().startsWith("sessions")) {
+                String[] lines = m.text().split("\n");
+                int[] fds = m.fds();
+                StringBuilder rejected = new StringBuilder();
+                for (int k = 1; k < lines.length; k++) {
+                    Handoff.Row row = Handoff.Row.parse(lines[k]);
+                    if (sessions.adopt(row, fds[2 * (k - 1)], fds[2 * (k - 1) + 1])) {
+                        adopted++;
+                        bytes += row.up() + row.down();
+                    } else {
+                        rejected.append(rejected.length() == 0 ? "" : ",").append(row.id());
+                    }
+                }
+                socket.send("adopted " + (lines.length - 1) + " rejected" + (rejected.length() == 0 ? "" : " " + rejected));
+                continue;
+            }
             String[] lines = m.text().split("\n");
             io.nioproxy.listener.Listener l = listeners.get(lines[0].substring("affinity ".length()));
             var table = l == null ? null : l.registry().affinity();
@@ -125,7 +146,8 @@ public final class TakeoverClient implements AutoCloseable {
         if (m == null || !m.text().equals("released")) {
             throw new IOException("the previous process did not release " + path);
         }
-        Log.info("take-over: complete; " + carried + " affinity entries carried" + (dropped == 0 ? ""
+        Log.info("take-over: complete; " + adopted + " sessions (" + bytes + " bytes relayed so far) and " + carried
+                + " affinity entries carried" + (dropped == 0 ? ""
                 : " (" + dropped + " not: their backend or listener is gone, or affinity is off here)")
                 + "; the previous process stopped accepting and drains its sessions");
     }

@@ -2,6 +2,7 @@ package io.nioproxy.takeover;
 
 import io.nioproxy.listener.Listener;
 import io.nioproxy.log.Log;
+import io.nioproxy.relay.Handoff;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,6 +22,7 @@ import java.util.Map;
  */
 public final class TakeoverServer implements Runnable, AutoCloseable {
     private final List<Listener> listeners;
+    private final Handoff.Sessions sessions;
     private final Runnable stopAccepting;
     private final Path path;
     private final Runnable handedOver;
@@ -28,9 +30,10 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
     private final Thread thread;
     private volatile boolean closed;
 
-    private TakeoverServer(List<Listener> listeners, Runnable stopAccepting, Path path, Runnable handedOver,
-                           HandoverSocket server) {
+    private TakeoverServer(List<Listener> listeners, Handoff.Sessions sessions, Runnable stopAccepting, Path path,
+                           Runnable handedOver, HandoverSocket server) {
         this.listeners = List.copyOf(listeners);
+        this.sessions = sessions;
         this.stopAccepting = stopAccepting;
         this.path = path;
         this.handedOver = handedOver;
@@ -43,8 +46,8 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
      * Serves take-overs at {@code path}. A file left there by a process that is gone is replaced; a process that
      * still answers there is not: this one then refuses to serve the path.
      */
-    public static TakeoverServer start(List<Listener> listeners, Runnable stopAccepting, Path path,
-                                       Runnable handedOver) throws IOException {
+    public static TakeoverServer start(List<Listener> listeners, Handoff.Sessions sessions, Runnable stopAccepting,
+                                       Path path, Runnable handedOver) throws IOException {
         if (Files.exists(path)) {
             try (HandoverSocket live = HandoverSocket.connect(path, 1000)) {
                 throw new IOException("another nioproxy serves take-overs at " + path + "; start this one with"
@@ -56,7 +59,8 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
                 Files.delete(path); // left by a process that exited without removing it
             }
         }
-        TakeoverServer s = new TakeoverServer(listeners, stopAccepting, path, handedOver, HandoverSocket.listen(path));
+        TakeoverServer s = new TakeoverServer(listeners, sessions, stopAccepting, path, handedOver,
+                HandoverSocket.listen(path));
         s.thread.start();
         Log.info("take-over: a new process may take over through " + path);
         return s;
@@ -140,11 +144,12 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         // of its clients (no entry is added here from now on), give up the path, drain
         stopAccepting.run();
         int remembered = sendAffinity(c, handed);
+        int moved = moveSessions(c);
         closed = true;
         server.close();
         Files.deleteIfExists(path);
         c.send("released");
-        Log.info("take-over: carried " + remembered + " affinity entries");
+        Log.info("take-over: carried " + remembered + " affinity entries and " + moved + " sessions");
         Log.info("take-over: the new process accepts; this process stopped accepting and drains its "
                 + "sessions");
         handedOver.run();
@@ -175,6 +180,80 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         }
         return n;
     }
+
+    /**
+     * Moves the sessions that can move (relaying, nothing buffered here), in rounds: each round freezes what is
+     * movable on every loop, sends each session's line and both descriptors ({@value #SESSIONS_PER_MESSAGE} per
+     * message), and lets go of those the new process adopted; the rest resume here. A session busy in one round is
+     * usually movable in the next; what is left after {@value #EMPTY_ROUNDS} rounds with nothing to move, or after
+     * the window, stays and is drained here.
+     */
+    private int moveSessions(HandoverSocket c) throws IOException {
+        if (sessions == null) {
+            return 0;
+        }
+        int moved = 0;
+        int empty = 0;
+        long deadline = System.nanoTime() + MOVE_WINDOW_NANOS;
+        while (empty < EMPTY_ROUNDS && System.nanoTime() - deadline < 0) {
+            List<Handoff.Frozen> batch = sessions.freeze(FREEZE_PER_LOOP);
+            if (batch.isEmpty()) {
+                empty++;
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+                continue;
+            }
+            empty = 0;
+            for (int i = 0; i < batch.size(); i += SESSIONS_PER_MESSAGE) {
+                List<Handoff.Frozen> part = batch.subList(i, Math.min(batch.size(), i + SESSIONS_PER_MESSAGE));
+                StringBuilder text = new StringBuilder("sessions");
+                int[] fds = new int[2 * part.size()];
+                for (int k = 0; k < part.size(); k++) {
+                    text.append('\n').append(part.get(k).row().line());
+                    fds[2 * k] = part.get(k).clientFd();
+                    fds[2 * k + 1] = part.get(k).backendFd();
+                }
+                HandoverSocket.Message reply;
+                try {
+                    c.send(text.toString(), fds);
+                    reply = c.receive();
+                } catch (IOException e) {
+                    sessions.resume(batch.subList(i, batch.size()));
+                    throw e;
+                }
+                if (reply == null || !reply.text().startsWith("adopted ")) {
+                    sessions.resume(batch.subList(i, batch.size()));
+                    throw new IOException("the new process stopped adopting sessions ("
+                            + (reply == null ? "it went away" : reply.text()) + ")");
+                }
+                java.util.Set<Long> rejected = new java.util.HashSet<>();
+                String[] words = reply.text().split(" ");
+                if (words.length > 3) {
+                    for (String id : words[3].split(",")) {
+                        rejected.add(Long.parseLong(id));
+                    }
+                }
+                List<Handoff.Frozen> taken = new ArrayList<>();
+                List<Handoff.Frozen> kept = new ArrayList<>();
+                for (Handoff.Frozen f : part) {
+                    (rejected.contains(f.row().id()) ? kept : taken).add(f);
+                }
+                sessions.handedOver(taken);
+                sessions.resume(kept);
+                moved += taken.size();
+            }
+        }
+        return moved;
+    }
+
+    private static final int SESSIONS_PER_MESSAGE = 120; // two descriptors each, under the 253 of one message
+    private static final int FREEZE_PER_LOOP = 2_000;
+    private static final int EMPTY_ROUNDS = 5;
+    private static final long MOVE_WINDOW_NANOS = 10_000_000_000L;
 
     /** Bytes of affinity lines per message (a sequenced packet must fit the socket's send buffer whole). */
     private static final int AFFINITY_CHUNK = 32 * 1024;

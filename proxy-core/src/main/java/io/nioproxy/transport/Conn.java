@@ -75,6 +75,19 @@ public interface Conn {
     /** Releases the socket (FIN, or RST after {@link #resetOnClose}); the descriptor is freed within the turn. */
     void close();
 
+    /** The descriptor, for a take-over to hand to another process; -1 for a transport that cannot (java.nio). */
+    default int nativeFd() {
+        return -1;
+    }
+
+    /**
+     * Gives the socket up to another process that holds it now: leaves this poller and closes this process's
+     * descriptor only — no FIN, no reset, the connection lives on in the other process. Loop thread.
+     */
+    default void handOver() {
+        throw new UnsupportedOperationException("this transport cannot hand a socket over");
+    }
+
     /** Any thread: closes a socket that never reached a loop (a hand-over refused because the loop stopped). */
     void closeUnattached();
 }

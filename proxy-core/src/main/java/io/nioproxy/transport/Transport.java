@@ -29,6 +29,16 @@ public interface Transport {
      *
      * @throws UnsupportedOperationException when this transport cannot take a raw descriptor (java.nio)
      */
+    default Conn adoptConnected(int fd, InetSocketAddress remote) {
+        throw new UnsupportedOperationException(this + " cannot adopt a connection: take-over needs proxy.io=epoll");
+    }
+
+    /**
+     * A listening socket this process received from another (a take-over): already bound and listening, with the
+     * options its first owner set. Start-up thread.
+     *
+     * @throws UnsupportedOperationException when this transport cannot take a raw descriptor (java.nio)
+     */
     default ListenSocket adopt(int fd, ListenerConfig config) throws IOException {
         throw new UnsupportedOperationException(this + " cannot adopt a listening socket: take-over needs proxy.io=epoll");
     }

@@ -193,7 +193,7 @@ class TakeoverTest {
                         + " although the hash alone would send " + movedByHash + " of these 60 clients to b2");
             }
             synchronized (logs) {
-                assertTrue(logs.stream().anyMatch(l -> l.contains("take-over: complete; 60 affinity entries carried")),
+                assertTrue(logs.stream().anyMatch(l -> l.contains(" and 60 affinity entries carried")),
                         String.join("\n", logs));
             }
         }

@@ -104,6 +104,19 @@ final class EpollConn implements Conn {
     }
 
     @Override
+    public int nativeFd() {
+        return fd;
+    }
+
+    @Override
+    public void handOver() {
+        if (!closed) {
+            closed = true;
+            poller.handOver(fd);
+        }
+    }
+
+    @Override
     public void attach(Poller owner) {
         this.poller = (EpollPoller) owner; // a descriptor reaches only epoll loops: one transport per process
     }

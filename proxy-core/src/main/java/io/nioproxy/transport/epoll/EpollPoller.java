@@ -262,6 +262,19 @@ public final class EpollPoller implements Poller {
     }
 
     /** Forgets {@code fd} now and closes it — after the current batch when one is being dispatched. */
+    /**
+     * The descriptor's socket now belongs to another process too: take it out of this epoll set first (a set keys
+     * on the open file, which the other process keeps open, so a plain close would leave it here, reporting its
+     * events), then close this process's descriptor.
+     */
+    void handOver(int fd) {
+        if (fd < flags.length && (flags[fd] & IN_EPOLL) != 0) {
+            sys.epollCtl(epfd, Linux.EPOLL_CTL_DEL, fd, 0, fd);
+            flags[fd] &= ~IN_EPOLL;
+        }
+        close(fd);
+    }
+
     void close(int fd) {
         if (fd < handlers.length) {
             handlers[fd] = null;

@@ -2,6 +2,7 @@ package io.nioproxy.transport.epoll;
 
 import io.nioproxy.config.ListenerConfig;
 import io.nioproxy.sys.Linux;
+import io.nioproxy.transport.Conn;
 import io.nioproxy.transport.ListenSocket;
 import io.nioproxy.transport.Poller;
 import io.nioproxy.transport.Transport;
@@ -30,6 +31,11 @@ public final class EpollTransport implements Transport {
     @Override
     public ListenSocket listen(InetSocketAddress at, ListenerConfig config, boolean reusePort) throws IOException {
         return EpollListenSocket.open(at, config, reusePort);
+    }
+
+    @Override
+    public Conn adoptConnected(int fd, InetSocketAddress remote) {
+        return new EpollConn(fd, remote, true); // its options came with it from the process that set them
     }
 
     @Override
