@@ -150,7 +150,7 @@ public final class Main {
             return;
         }
         try {
-            takeovers = TakeoverServer.start(proxy.listeners(), proxy, proxy::stopAccepting,
+            takeovers = TakeoverServer.start(proxy.listeners(), proxy, proxy::stopAccepting, proxy::resumeAccepting,
                     java.nio.file.Path.of(path), () -> {
                         proxy.stopAdmin(); // the new process binds it next
                         System.exit(0);

@@ -550,6 +550,20 @@ public final class Proxy implements ProxyView, io.nioproxy.relay.Handoff.Session
     }
 
     /** Stops accepting on every listener; sessions already open go on. Any thread. */
+    /**
+     * Binds every listener again (fresh sockets): a take-over that failed after this process stopped accepting. Any
+     * thread; a listener that cannot bind (the port still held) is logged and left closed.
+     */
+    public void resumeAccepting() {
+        for (Listener l : listeners) {
+            try {
+                l.bind(transport, loops, tables, config.acceptMode());
+            } catch (ConfigException e) {
+                Log.error("take-over failed and " + l.config().name() + " could not listen again", e);
+            }
+        }
+    }
+
     public void stopAccepting() {
         for (Listener l : listeners) {
             l.close();

@@ -24,14 +24,16 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
     private final List<Listener> listeners;
     private final Handoff.Sessions sessions;
     private final Runnable stopAccepting;
+    private final Runnable resumeAccepting;
     private final Path path;
     private final Runnable handedOver;
     private final HandoverSocket server;
     private final Thread thread;
     private volatile boolean closed;
 
-    private TakeoverServer(List<Listener> listeners, Handoff.Sessions sessions, Runnable stopAccepting, Path path,
-                           Runnable handedOver, HandoverSocket server) {
+    private TakeoverServer(List<Listener> listeners, Handoff.Sessions sessions, Runnable stopAccepting,
+                           Runnable resumeAccepting, Path path, Runnable handedOver, HandoverSocket server) {
+        this.resumeAccepting = resumeAccepting;
         this.listeners = List.copyOf(listeners);
         this.sessions = sessions;
         this.stopAccepting = stopAccepting;
@@ -47,7 +49,7 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
      * still answers there is not: this one then refuses to serve the path.
      */
     public static TakeoverServer start(List<Listener> listeners, Handoff.Sessions sessions, Runnable stopAccepting,
-                                       Path path, Runnable handedOver) throws IOException {
+                                       Runnable resumeAccepting, Path path, Runnable handedOver) throws IOException {
         if (Files.exists(path)) {
             try (HandoverSocket live = HandoverSocket.connect(path, 1000)) {
                 throw new IOException("another nioproxy serves take-overs at " + path + "; start this one with"
@@ -59,7 +61,7 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
                 Files.delete(path); // left by a process that exited without removing it
             }
         }
-        TakeoverServer s = new TakeoverServer(listeners, sessions, stopAccepting, path, handedOver,
+        TakeoverServer s = new TakeoverServer(listeners, sessions, stopAccepting, resumeAccepting, path, handedOver,
                 HandoverSocket.listen(path));
         s.thread.start();
         Log.info("take-over: a new process may take over through " + path);
@@ -143,8 +145,18 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         // the new process accepts on the same sockets: stop accepting here, then carry what this process remembers
         // of its clients (no entry is added here from now on), give up the path, drain
         stopAccepting.run();
-        int remembered = sendAffinity(c, handed);
-        int moved = moveSessions(c);
+        int remembered;
+        int moved;
+        try {
+            remembered = sendAffinity(c, handed);
+            moved = moveSessions(c);
+        } catch (IOException | RuntimeException e) {
+            // the new process went away after it took the sockets: they may be gone with it, so listen afresh
+            Log.warn("take-over failed after the new process took the listening sockets (" + e.getMessage()
+                    + "); sessions not handed over stay here; listening again");
+            resumeAccepting.run();
+            return false;
+        }
         closed = true;
         server.close();
         Files.deleteIfExists(path);

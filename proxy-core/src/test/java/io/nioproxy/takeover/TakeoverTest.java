@@ -161,6 +161,67 @@ class TakeoverTest {
     }
 
     @Test
+    void aNewProcessThatDiesWhileSessionsMoveLosesNone() throws Exception {
+        assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+)");
+        Process running = accepting();
+        ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
+        List<Socket> sessions = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            Socket s = new Socket("127.0.0.1", port);
+            s.setSoTimeout(5000);
+            sessions.add(s);
+            echoes(s, "before " + i);
+        }
+        // the new process, played here: takes the sockets, says it accepts, takes a batch of sessions, dies
+        try (HandoverSocket s = HandoverSocket.connect(sock, 10_000)) {
+            s.send("hello 1 1");
+            assertEquals("ok 1", s.receive().text());
+            s.send("listeners default=127.0.0.1:" + port);
+            HandoverSocket.Message listener = s.receive();
+            assertEquals("end", s.receive().text());
+            closeAll(listener.fds());
+            s.send("bound");
+            HandoverSocket.Message m;
+            while ((m = s.receive()) != null && !m.text().startsWith("sessions")) {
+                // the affinity table
+            }
+            assertNotNull(m, "sessions sent");
+            assertEquals(2 * 20, m.fds().length, "every session, two descriptors each");
+            closeAll(m.fds());
+        } // gone without adopting
+        for (int i = 0; i < sessions.size(); i++) {
+            echoes(sessions.get(i), "after " + i); // relayed by the old process, nothing lost
+        }
+        ProxyHarness.await("listening again", Duration.ofSeconds(10), () -> {
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+        assertTrue(running.isAlive(), "the old process goes on");
+        for (Socket s : sessions) {
+            s.close();
+        }
+        synchronized (logs) {
+            assertTrue(logs.stream().anyMatch(l -> l.contains("sessions not handed over stay here; listening again")),
+                    String.join("\n", logs));
+        }
+    }
+
+    private static void echoes(Socket s, String line) throws IOException {
+        s.getOutputStream().write((line + "\n").getBytes(StandardCharsets.US_ASCII));
+        assertEquals(line, ProxyHarness.readLine(s.getInputStream()));
+    }
+
+    private static void closeAll(int[] fds) {
+        Linux.Calls sys = Linux.calls();
+        for (int fd : fds) {
+            sys.close(fd);
+        }
+    }
+
+    @Test
     void theAffinityTableIsCarriedOver() throws Exception {
         assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+)");
         try (TcpServer b0 = TcpServer.named("b0"); TcpServer b1 = TcpServer.named("b1"); TcpServer b2 = TcpServer.named("b2")) {
