@@ -206,8 +206,11 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         }
         int moved = 0;
         int empty = 0;
-        long deadline = System.nanoTime() + MOVE_WINDOW_NANOS;
+        long started = System.nanoTime();
+        long longestPause = 0;
+        long deadline = started + MOVE_WINDOW_NANOS;
         while (empty < EMPTY_ROUNDS && System.nanoTime() - deadline < 0) {
+            long frozenAt = System.nanoTime();
             List<Handoff.Frozen> batch = sessions.freeze(FREEZE_PER_LOOP);
             if (batch.isEmpty()) {
                 empty++;
@@ -254,10 +257,16 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
                 for (Handoff.Frozen f : part) {
                     (rejected.contains(f.row().id()) ? kept : taken).add(f);
                 }
+                // a session's pause: from its freeze to the reply that the new process relays it
+                longestPause = Math.max(longestPause, System.nanoTime() - frozenAt);
                 sessions.handedOver(taken);
                 sessions.resume(kept);
                 moved += taken.size();
             }
+        }
+        if (moved > 0) {
+            Log.info(String.format(java.util.Locale.ROOT, "take-over: moved %d sessions in %.1f ms; the longest any"
+                    + " one was frozen: %.1f ms", moved, (System.nanoTime() - started) / 1e6, longestPause / 1e6));
         }
         return moved;
     }
