@@ -69,6 +69,11 @@ public final class Backend {
         return identity;
     }
 
+    /** A drain's deadline ({@link System#nanoTime} terms; {@link Long#MAX_VALUE}: none). Control threads. */
+    public long drainDeadlineNanos() {
+        return drainDeadlineNanos;
+    }
+
     public InetSocketAddress address() {
         return address;
     }

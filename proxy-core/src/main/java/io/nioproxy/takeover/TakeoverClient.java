@@ -113,7 +113,22 @@ public final class TakeoverClient implements AutoCloseable {
         HandoverSocket.Message m;
         long now = System.nanoTime();
         while ((m = socket.receive()) != null
-                && (m.text().startsWith("affinity ") || m.text().startsWith("sessions"))) {
+                && (m.text().startsWith("affinity ") || m.text().startsWith("sessions")
+                || m.text().startsWith("drain "))) {
+            if (m.text().startsWith("drain ")) {
+                String[] lines = m.text().split("\n");
+                io.nioproxy.listener.Listener l = listeners.get(lines[0].substring("drain ".length()));
+                for (int k = 1; l != null && k < lines.length; k++) {
+                    String[] f = lines[k].split(" ");
+                    long deadline = f[1].equals("-") ? Long.MAX_VALUE
+                            : System.nanoTime() + Long.parseLong(f[1]) * 1_000_000;
+                    if (l.registry().drain(f[0], deadline)) {
+                        Log.info("take-over: backend " + f[0] + " of " + l.config().name()
+                                + " goes on draining, as in the previous process");
+                    }
+                }
+                continue;
+            }
             if (m.text().startsWith("sessions")) {
                 String[] lines = m.text().split("\n");
                 int[] fds = m.fds();

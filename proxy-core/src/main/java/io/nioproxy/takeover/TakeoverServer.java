@@ -148,6 +148,7 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         int remembered;
         int moved;
         try {
+            sendDrains(c, handed);
             remembered = sendAffinity(c, handed);
             moved = moveSessions(c);
         } catch (IOException | RuntimeException e) {
@@ -166,6 +167,27 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
                 + "sessions");
         handedOver.run();
         return true;
+    }
+
+    /**
+     * The drains in progress (an operator's action the new configuration cannot know of): {@code drain LISTENER}
+     * then {@code IDENTITY MILLIS-LEFT|-} lines.
+     */
+    private static void sendDrains(HandoverSocket c, List<Listener> handed) throws IOException {
+        long now = System.nanoTime();
+        for (Listener l : handed) {
+            StringBuilder sb = new StringBuilder("drain " + l.config().name());
+            for (io.nioproxy.balance.Backend b : l.registry().backends()) {
+                if (!b.removed() && b.state() == io.nioproxy.balance.Backend.State.DRAINING) {
+                    long d = b.drainDeadlineNanos();
+                    sb.append('\n').append(b.identity()).append(' ')
+                            .append(d == Long.MAX_VALUE ? "-" : String.valueOf(Math.max(0, (d - now) / 1_000_000)));
+                }
+            }
+            if (sb.indexOf("\n") > 0) {
+                c.send(sb.toString());
+            }
+        }
     }
 
     /** Each listener's affinity table, in messages of at most {@value #AFFINITY_CHUNK} bytes. */

@@ -209,6 +209,58 @@ class TakeoverTest {
         }
     }
 
+    @Test
+    void aDrainInProgressGoesOnInTheNewProcess() throws Exception {
+        assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+)");
+        try (TcpServer other = TcpServer.echo()) {
+            int admin = ProxyHarness.freePort();
+            String[] conf = {"-Dproxy.backends=" + echo.address() + "," + other.address(), "-Dproxy.balance=round-robin",
+                    "-Dproxy.admin=127.0.0.1:" + admin};
+            Process old = accepting(conf);
+            ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
+            List<Socket> sessions = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                Socket s = new Socket("127.0.0.1", port);
+                s.setSoTimeout(5000);
+                sessions.add(s);
+                echoes(s, "before " + i);
+            }
+            InetSocketAddress adminAt = new InetSocketAddress("127.0.0.1", admin);
+            assertEquals(200, io.nioproxy.testing.Http.request(adminAt, "POST",
+                    "/backends/drain?address=" + other.address()).status());
+            String[] args = new String[conf.length + 1];
+            System.arraycopy(conf, 0, args, 0, conf.length);
+            args[conf.length] = "--takeover";
+            accepting(args);
+            assertTrue(old.waitFor(20, TimeUnit.SECONDS), "the old process exits: only the new one answers now");
+            String[] backends = new String[1];
+            ProxyHarness.await("the new process's admin endpoint", Duration.ofSeconds(15), () -> {
+                try {
+                    backends[0] = io.nioproxy.testing.Http.request(adminAt, "GET", "/backends").body();
+                    return backends[0].contains("\"sessions\"");
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            String drained = backends[0].substring(backends[0].indexOf(other.address()));
+            assertTrue(drained.contains("\"state\":\"draining\""), "still draining in the new process: " + backends[0]);
+            assertTrue(drained.contains("\"active\":10,"), "its 10 sessions moved with it: " + backends[0]);
+            for (int i = 0; i < 10; i++) {
+                try (Socket s = new Socket("127.0.0.1", port)) {
+                    s.setSoTimeout(5000);
+                    echoes(s, "new " + i);
+                }
+            }
+            String after = io.nioproxy.testing.Http.request(adminAt, "GET", "/backends").body();
+            String b = after.substring(after.indexOf(other.address()));
+            assertTrue(b.contains("\"sessions\":0,"), "no new client went to the draining backend: " + after);
+            for (int i = 0; i < sessions.size(); i++) {
+                echoes(sessions.get(i), "after " + i);
+                sessions.get(i).close();
+            }
+        }
+    }
+
     private static void echoes(Socket s, String line) throws IOException {
         s.getOutputStream().write((line + "\n").getBytes(StandardCharsets.US_ASCII));
         assertEquals(line, ProxyHarness.readLine(s.getInputStream()));
