@@ -103,6 +103,68 @@ public final class Route {
         active.incrementAndGet();
     }
 
+    /** A session another process routed to this pool, adopted in a take-over (its accept was counted there). */
+    void poolSessionAdopted() {
+        active.incrementAndGet();
+    }
+
+    /**
+     * The counters a take-over carries to the next process, as {@code name=value} words. Sessions handed over are not
+     * among the closed: they go on, and close once, in the next process.
+     */
+    public String exportCounters() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("accepted=").append(accepted.sum())
+                .append(" closed=").append(closed.sum() - closedByReason[Session.CloseReason.HANDED_OVER.ordinal()].sum())
+                .append(" no_backend=").append(noBackend.sum())
+                .append(" connect_failures=").append(connectFailures.sum())
+                .append(" connect_timeouts=").append(connectTimeouts.sum())
+                .append(" proxy_rejected=").append(proxyRejected.sum())
+                .append(" limited=").append(limited.sum())
+                .append(" local_failures=").append(localFailures.sum());
+        for (Session.CloseReason r : Session.CloseReason.values()) {
+            long n = closedByReason[r.ordinal()].sum();
+            if (n != 0 && r != Session.CloseReason.HANDED_OVER) {
+                sb.append(" closed.").append(r.label()).append('=').append(n);
+            }
+        }
+        return sb.toString();
+    }
+
+    /** Adds the counters of the process this one took over from ({@link #exportCounters}); unknown words are skipped. */
+    public void importCounters(String words) {
+        for (String w : words.trim().split(" ")) {
+            int eq = w.indexOf('=');
+            if (eq < 0) {
+                continue;
+            }
+            long n;
+            try {
+                n = Long.parseLong(w.substring(eq + 1));
+            } catch (NumberFormatException e) {
+                continue;
+            }
+            String k = w.substring(0, eq);
+            switch (k) {
+                case "accepted" -> accepted.add(n);
+                case "closed" -> closed.add(n);
+                case "no_backend" -> noBackend.add(n);
+                case "connect_failures" -> connectFailures.add(n);
+                case "connect_timeouts" -> connectTimeouts.add(n);
+                case "proxy_rejected" -> proxyRejected.add(n);
+                case "limited" -> limited.add(n);
+                case "local_failures" -> localFailures.add(n);
+                default -> {
+                    for (Session.CloseReason r : Session.CloseReason.values()) {
+                        if (k.equals("closed." + r.label())) {
+                            closedByReason[r.ordinal()].add(n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** A session routed to this pool ended (its listener counts the end too, and the process-wide count). */
     void poolSessionEnded(Session.CloseReason reason) {
         closed.increment();

@@ -271,7 +271,7 @@ public final class Session {
         routedByName = name != null;
         if (to != front) {
             route = to;
-            to.poolSessionStarted();
+            to.poolSessionAdopted();
         }
         clientHash = clientKey;
         target = b;

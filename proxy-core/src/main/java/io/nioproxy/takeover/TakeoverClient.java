@@ -114,7 +114,15 @@ public final class TakeoverClient implements AutoCloseable {
         long now = System.nanoTime();
         while ((m = socket.receive()) != null
                 && (m.text().startsWith("affinity ") || m.text().startsWith("sessions")
-                || m.text().startsWith("drain "))) {
+                || m.text().startsWith("drain ") || m.text().startsWith("counters "))) {
+            if (m.text().startsWith("counters ")) {
+                int nl = m.text().indexOf('\n');
+                io.nioproxy.listener.Listener l = nl < 0 ? null : listeners.get(m.text().substring(9, nl));
+                if (l != null) {
+                    l.route().importCounters(m.text().substring(nl + 1));
+                }
+                continue;
+            }
             if (m.text().startsWith("drain ")) {
                 String[] lines = m.text().split("\n");
                 io.nioproxy.listener.Listener l = listeners.get(lines[0].substring("drain ".length()));

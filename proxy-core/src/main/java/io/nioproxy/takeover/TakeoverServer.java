@@ -151,6 +151,9 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
             sendDrains(c, handed);
             remembered = sendAffinity(c, handed);
             moved = moveSessions(c);
+            for (Listener l : listeners) { // after the sessions moved: what they did here is counted
+                c.send("counters " + l.config().name() + "\n" + l.route().exportCounters());
+            }
         } catch (IOException | RuntimeException e) {
             // the new process went away after it took the sockets: they may be gone with it, so listen afresh
             Log.warn("take-over failed after the new process took the listening sockets (" + e.getMessage()

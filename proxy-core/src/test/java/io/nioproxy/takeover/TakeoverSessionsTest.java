@@ -147,6 +147,12 @@ class TakeoverSessionsTest {
             return last[0].size() == SESSIONS;
         });
         assertEquals(idsBefore, last[0], "the last process relays the same sessions, under the same ids");
+        String metrics = Http.request(new InetSocketAddress("127.0.0.1", admin), "GET", "/metrics").body();
+        Matcher accepted = Pattern.compile("\nnioproxy_connections_accepted_total\\{listener=\"default\"} (\\d+)")
+                .matcher(metrics);
+        assertTrue(accepted.find(), metrics);
+        assertTrue(Long.parseLong(accepted.group(1)) >= SESSIONS + fresh.ok.get(), "the counters go on across the"
+                + " take-overs: " + accepted.group(1) + " accepted, at least " + SESSIONS + " + " + fresh.ok.get());
         synchronized (logs) {
             assertTrue(logs.stream().anyMatch(l -> l.contains("take-over: complete; " + SESSIONS + " sessions")),
                     String.join("\n", logs));

@@ -62,10 +62,14 @@ class TakeoverTest {
         echo.close();
     }
 
+    /**
+     * A balancer child. Sessions that stay with a process that was taken over (still connecting at that moment) get
+     * 10 s to end on their own: a loaded machine must not turn the paced shutdown's cut into a test failure.
+     */
     private Process balancer(String... extra) throws IOException {
         List<String> jvm = new ArrayList<>(List.of("-Dproxy.warmup=0", "-Dproxy.listen=127.0.0.1:" + port,
                 "-Dproxy.backends=" + echo.address(), "-Dproxy.takeover.socket=" + sock,
-                "-Dproxy.shutdown.timeout=1s", "-Dproxy.shutdown.pace=1s", "-Dproxy.workers=2"));
+                "-Dproxy.shutdown.timeout=10s", "-Dproxy.shutdown.pace=1s", "-Dproxy.workers=2"));
         List<String> args = new ArrayList<>();
         for (String e : extra) {
             (e.startsWith("-D") ? jvm : args).add(e);
@@ -165,13 +169,7 @@ class TakeoverTest {
         assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+)");
         Process running = accepting();
         ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
-        List<Socket> sessions = new ArrayList<>();
-        for (int i = 0; i < 20; i++) {
-            Socket s = new Socket("127.0.0.1", port);
-            s.setSoTimeout(5000);
-            sessions.add(s);
-            echoes(s, "before " + i);
-        }
+        List<Socket> sessions = openSessions(20);
         // the new process, played here: takes the sockets, says it accepts, takes a batch of sessions, dies
         try (HandoverSocket s = HandoverSocket.connect(sock, 10_000)) {
             s.send("hello 1 1");
@@ -218,13 +216,7 @@ class TakeoverTest {
                     "-Dproxy.admin=127.0.0.1:" + admin};
             Process old = accepting(conf);
             ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
-            List<Socket> sessions = new ArrayList<>();
-            for (int i = 0; i < 20; i++) {
-                Socket s = new Socket("127.0.0.1", port);
-                s.setSoTimeout(5000);
-                sessions.add(s);
-                echoes(s, "before " + i);
-            }
+            List<Socket> sessions = openSessions(20);
             InetSocketAddress adminAt = new InetSocketAddress("127.0.0.1", admin);
             assertEquals(200, io.nioproxy.testing.Http.request(adminAt, "POST",
                     "/backends/drain?address=" + other.address()).status());
@@ -259,6 +251,18 @@ class TakeoverTest {
                 sessions.get(i).close();
             }
         }
+    }
+
+    /** Sessions through the balancer, each checked with one echoed line. */
+    private List<Socket> openSessions(int n) throws IOException {
+        List<Socket> sessions = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Socket s = new Socket("127.0.0.1", port);
+            s.setSoTimeout(5000);
+            sessions.add(s);
+            echoes(s, "before " + i);
+        }
+        return sessions;
     }
 
     private static void echoes(Socket s, String line) throws IOException {
