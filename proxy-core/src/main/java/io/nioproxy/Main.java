@@ -91,9 +91,7 @@ public final class Main {
             logListeners(proxy);
             if (handover != null) {
                 try {
-                    java.util.Map<String, io.nioproxy.listener.Listener> byName = new java.util.HashMap<>();
-                    proxy.listeners().forEach(l -> byName.put(l.config().name(), l));
-                    handover.bound(byName, proxy);
+                    handover.bound(proxy.listeners(), proxy);
                 } catch (java.io.IOException e) {
                     Log.warn("take-over: " + e.getMessage());
                 }
@@ -108,10 +106,7 @@ public final class Main {
         }
     }
 
-    /**
-     * With {@code proxy.takeover.socket}, lets a later process take over from this one; when it has, this one stops
-     * as on SIGTERM (paced shutdown of its sessions). Where sockets cannot be passed, says so and goes on without.
-     */
+    /** Serves take-overs of this process (closed by the shutdown hook); null when none are served. */
     private static volatile TakeoverServer takeovers;
 
     /** The previous process lets go of the admin port as it hands over: bind it, retrying for a while. */
@@ -139,6 +134,10 @@ public final class Main {
         }
     }
 
+    /**
+     * With {@code proxy.takeover.socket}, lets a later process take over from this one; when it has, this one stops
+     * as on SIGTERM (paced shutdown of its sessions). Where sockets cannot be passed, says so and goes on without.
+     */
     static void serveTakeovers(Proxy proxy) {
         String path = proxy.config().takeoverSocket();
         if (path == null) {

@@ -338,9 +338,7 @@ public final class Proxy implements ProxyView, io.nioproxy.relay.Handoff.Session
         Listener route = find(row.route());
         io.nioproxy.balance.Backend b = route == null ? null : route.registry().find(row.backend());
         if (front == null || b == null) {
-            io.nioproxy.sys.Linux.Calls sys = io.nioproxy.sys.Linux.calls();
-            sys.close(clientFd); // this process's copies only: the previous process relays on
-            sys.close(backendFd);
+            closeCopies(clientFd, backendFd);
             return false;
         }
         int i = (int) Long.remainderUnsigned(row.id() >>> 40, loops.length);
@@ -357,9 +355,7 @@ public final class Proxy implements ProxyView, io.nioproxy.relay.Handoff.Session
                 done.complete(false); // its descriptors were let go of (never the connection)
             }
         })) {
-            io.nioproxy.sys.Linux.Calls sys = io.nioproxy.sys.Linux.calls();
-            sys.close(clientFd);
-            sys.close(backendFd);
+            closeCopies(clientFd, backendFd);
             return false;
         }
         try {
@@ -372,6 +368,15 @@ public final class Proxy implements ProxyView, io.nioproxy.relay.Handoff.Session
         }
     }
 
+    /** Closes this process's descriptors of a session not adopted: the previous process relays on. */
+    private static void closeCopies(int... fds) {
+        io.nioproxy.sys.Linux.Calls sys = io.nioproxy.sys.Linux.calls();
+        for (int fd : fds) {
+            sys.close(fd);
+        }
+    }
+
+    /** The listener or pool {@code name}, or null. */
     private Listener find(String name) {
         for (Listener l : listeners) {
             if (l.config().name().equals(name)) {
@@ -505,12 +510,11 @@ public final class Proxy implements ProxyView, io.nioproxy.relay.Handoff.Session
 
     @Override
     public Listener listener(String name) {
-        for (Listener l : listeners) {
-            if (l.config().name().equals(name)) {
-                return l;
-            }
+        Listener l = find(name);
+        if (l == null) {
+            throw new IllegalArgumentException("no listener " + name);
         }
-        throw new IllegalArgumentException("no listener " + name);
+        return l;
     }
 
     /** Sessions open now, over all loops. */

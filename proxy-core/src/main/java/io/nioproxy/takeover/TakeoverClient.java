@@ -3,12 +3,15 @@ package io.nioproxy.takeover;
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ListenerConfig;
 import io.nioproxy.config.ProxyConfig;
+import io.nioproxy.listener.Listener;
 import io.nioproxy.log.Log;
 import io.nioproxy.relay.Handoff;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -100,61 +103,66 @@ public final class TakeoverClient implements AutoCloseable {
     }
 
     /**
-     * This process accepts on the sockets: the running one stops accepting, sends what it remembers of its clients
-     * (each listener's affinity table, taken into {@code affinity} by listener name), gives up the path and drains.
+     * This process accepts on the sockets: the running one stops accepting and sends, one message each, the drains in
+     * progress, its clients' affinity entries, its sessions (adopted through {@code sessions}) and its counters, by
+     * listener or pool name; then it gives up the path and drains what stayed.
      */
-    public void bound(Map<String, io.nioproxy.listener.Listener> listeners, Handoff.Sessions sessions)
-            throws IOException {
+    public void bound(List<Listener> listeners, Handoff.Sessions sessions) throws IOException {
+        Map<String, Listener> byName = new HashMap<>();
+        listeners.forEach(l -> byName.put(l.config().name(), l));
         socket.send("bound");
-        int carried = 0;
-        int dropped = 0;
-        int adopted = 0;
-        long bytes = 0;
+        Received got = new Received();
         HandoverSocket.Message m;
-        long now = System.nanoTime();
-        while ((m = socket.receive()) != null
-                && (m.text().startsWith("affinity ") || m.text().startsWith("sessions")
-                || m.text().startsWith("drain ") || m.text().startsWith("counters "))) {
-            if (m.text().startsWith("counters ")) {
-                int nl = m.text().indexOf('\n');
-                io.nioproxy.listener.Listener l = nl < 0 ? null : listeners.get(m.text().substring(9, nl));
-                if (l != null) {
-                    l.route().importCounters(m.text().substring(nl + 1));
-                }
-                continue;
-            }
-            if (m.text().startsWith("drain ")) {
-                String[] lines = m.text().split("\n");
-                io.nioproxy.listener.Listener l = listeners.get(lines[0].substring("drain ".length()));
-                for (int k = 1; l != null && k < lines.length; k++) {
-                    String[] f = lines[k].split(" ");
-                    long deadline = f[1].equals("-") ? Long.MAX_VALUE
-                            : System.nanoTime() + Long.parseLong(f[1]) * 1_000_000;
-                    if (l.registry().drain(f[0], deadline)) {
-                        Log.info("take-over: backend " + f[0] + " of " + l.config().name()
-                                + " goes on draining, as in the previous process");
-                    }
-                }
-                continue;
-            }
-            if (m.text().startsWith("sessions")) {
-                String[] lines = m.text().split("\n");
-                int[] fds = m.fds();
-                StringBuilder rejected = new StringBuilder();
-                for (int k = 1; k < lines.length; k++) {
-                    Handoff.Row row = Handoff.Row.parse(lines[k]);
-                    if (sessions.adopt(row, fds[2 * (k - 1)], fds[2 * (k - 1) + 1])) {
-                        adopted++;
-                        bytes += row.up() + row.down();
-                    } else {
-                        rejected.append(rejected.length() == 0 ? "" : ",").append(row.id());
-                    }
-                }
-                socket.send("adopted " + (lines.length - 1) + " rejected" + (rejected.length() == 0 ? "" : " " + rejected));
-                continue;
-            }
+        while ((m = socket.receive()) != null && !m.text().equals("released")) {
+            // "VERB NAME" (or "sessions") on the first line, the items on the lines after it
             String[] lines = m.text().split("\n");
-            io.nioproxy.listener.Listener l = listeners.get(lines[0].substring("affinity ".length()));
+            int space = lines[0].indexOf(' ');
+            String verb = space < 0 ? lines[0] : lines[0].substring(0, space);
+            Listener l = space < 0 ? null : byName.get(lines[0].substring(space + 1));
+            switch (verb) {
+                case "drain" -> applyDrains(l, lines);
+                case "affinity" -> got.importAffinity(l, lines);
+                case "sessions" -> socket.send(got.adopt(sessions, lines, m.fds()));
+                case "counters" -> {
+                    if (l != null) {
+                        l.route().importCounters(m.text().substring(lines[0].length() + 1));
+                    }
+                }
+                default -> throw new IOException("unexpected from the previous process: " + lines[0]);
+            }
+        }
+        done = true;
+        socket.close();
+        if (m == null) {
+            throw new IOException("the previous process did not release " + path);
+        }
+        Log.info("take-over: complete; " + got.adopted + " sessions (" + got.bytes + " bytes relayed so far) and "
+                + got.carried + " affinity entries carried" + (got.dropped == 0 ? ""
+                : " (" + got.dropped + " not: their backend or listener is gone, or affinity is off here)")
+                + "; the previous process stopped accepting and drains its sessions");
+    }
+
+    /** {@code IDENTITY MILLIS-LEFT|-} lines: backends an operator is draining go on draining here. */
+    private static void applyDrains(Listener l, String[] lines) {
+        for (int k = 1; l != null && k < lines.length; k++) {
+            String[] f = lines[k].split(" ");
+            long deadline = f[1].equals("-") ? Long.MAX_VALUE : System.nanoTime() + Long.parseLong(f[1]) * 1_000_000;
+            if (l.registry().drain(f[0], deadline)) {
+                Log.info("take-over: backend " + f[0] + " of " + l.config().name()
+                        + " goes on draining, as in the previous process");
+            }
+        }
+    }
+
+    /** What came over, for the closing log line. */
+    private static final class Received {
+        private final long now = System.nanoTime();
+        int carried;
+        int dropped;
+        int adopted;
+        long bytes;
+
+        void importAffinity(Listener l, String[] lines) {
             var table = l == null ? null : l.registry().affinity();
             for (int i = 1; i < lines.length; i++) {
                 if (table != null && table.importLine(lines[i], l.registry()::find, now)) {
@@ -164,15 +172,21 @@ public final class TakeoverClient implements AutoCloseable {
                 }
             }
         }
-        done = true;
-        socket.close();
-        if (m == null || !m.text().equals("released")) {
-            throw new IOException("the previous process did not release " + path);
+
+        /** One line per session, two descriptors each; returns the reply naming the sessions not adopted. */
+        String adopt(Handoff.Sessions sessions, String[] lines, int[] fds) {
+            StringBuilder rejected = new StringBuilder();
+            for (int k = 1; k < lines.length; k++) {
+                Handoff.Row row = Handoff.Row.parse(lines[k]);
+                if (sessions.adopt(row, fds[2 * (k - 1)], fds[2 * (k - 1) + 1])) {
+                    adopted++;
+                    bytes += row.up() + row.down();
+                } else {
+                    rejected.append(rejected.length() == 0 ? "" : ",").append(row.id());
+                }
+            }
+            return "adopted " + (lines.length - 1) + " rejected" + (rejected.length() == 0 ? "" : " " + rejected);
         }
-        Log.info("take-over: complete; " + adopted + " sessions (" + bytes + " bytes relayed so far) and " + carried
-                + " affinity entries carried" + (dropped == 0 ? ""
-                : " (" + dropped + " not: their backend or listener is gone, or affinity is off here)")
-                + "; the previous process stopped accepting and drains its sessions");
     }
 
     /** This process could not start: the running one goes on serving; the received sockets are closed here. */

@@ -97,10 +97,7 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         int min = v.length == 3 ? Integer.parseInt(v[1]) : -1;
         int max = v.length == 3 ? Integer.parseInt(v[2]) : -1;
         if (Takeover.VERSION < min || Takeover.VERSION > max) {
-            String why = "protocol version " + Takeover.VERSION + " here, the new process speaks " + min + " to " + max;
-            c.send("refused " + why);
-            Log.warn("take-over refused: " + why + "; this process goes on serving");
-            return false;
+            return refuse(c, "protocol version " + Takeover.VERSION + " here, the new process speaks " + min + " to " + max);
         }
         c.send("ok " + Takeover.VERSION);
         Map<String, String> wanted = new LinkedHashMap<>();
@@ -118,12 +115,9 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
             }
             String here = l.config().listen().toString();
             if (!here.equals(wanted.get(name))) {
-                String why = "listener " + name + " listens on " + here + " here and on " + wanted.get(name)
+                return refuse(c, "listener " + name + " listens on " + here + " here and on " + wanted.get(name)
                         + " in the new configuration: a take-over cannot move a listening address (stop this process"
-                        + " first, or keep the address)";
-                c.send("refused " + why);
-                Log.warn("take-over refused: " + why + "; this process goes on serving");
-                return false;
+                        + " first, or keep the address)");
             }
             handed.add(l);
         }
@@ -303,6 +297,13 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
 
     /** Bytes of affinity lines per message (a sequenced packet must fit the socket's send buffer whole). */
     private static final int AFFINITY_CHUNK = 32 * 1024;
+
+    /** Says no before anything moves; this process goes on as it was. Returns false (nothing handed over). */
+    private static boolean refuse(HandoverSocket c, String why) throws IOException {
+        c.send("refused " + why);
+        Log.warn("take-over refused: " + why + "; this process goes on serving");
+        return false;
+    }
 
     private static HandoverSocket.Message expect(HandoverSocket c, String verb) throws IOException {
         HandoverSocket.Message m = c.receive();

@@ -167,29 +167,25 @@ public final class EtcdMembership implements Runnable {
         EtcdClient.Range r = client.range(config.prefix());
         synchronized (this) {
             Map<String, Member> read = new HashMap<>();
+            Map<String, Set<String>> wanted = new HashMap<>(); // pool -> identities etcd holds
+            Map<String, Long> generation = new HashMap<>();    // pool -> revision of its newest key
             for (EtcdClient.KeyValue kv : r.kvs()) {
                 Member m = parse(kv);
                 if (m != null) {
                     read.put(kv.key(), m);
+                    wanted.computeIfAbsent(m.pool(), p -> new HashSet<>()).add(m.identity());
+                    generation.merge(m.pool(), kv.modRevision(), Math::max);
                 }
             }
             for (Map.Entry<String, Listener> pool : pools.entrySet()) {
                 BackendRegistry registry = pool.getValue().registry();
-                Set<String> wanted = new HashSet<>();
-                long generation = 0;
-                for (EtcdClient.KeyValue kv : r.kvs()) {
-                    Member m = read.get(kv.key());
-                    if (m != null && m.pool().equals(pool.getKey())) {
-                        wanted.add(m.identity());
-                        generation = Math.max(generation, kv.modRevision());
-                    }
-                }
+                Set<String> keep = wanted.getOrDefault(pool.getKey(), Set.of());
                 for (Backend b : registry.backends()) {
-                    if (!b.removed() && !wanted.contains(b.identity())) {
+                    if (!b.removed() && !keep.contains(b.identity())) {
                         registry.remove(b.identity());
                     }
                 }
-                registry.generation(Math.max(generation, registry.generation()));
+                registry.generation(Math.max(generation.getOrDefault(pool.getKey(), 0L), registry.generation()));
             }
             members.clear();
             for (Map.Entry<String, Member> e : read.entrySet()) {
