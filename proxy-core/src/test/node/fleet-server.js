@@ -1,4 +1,4 @@
-// A socket.io server of a test fleet: node fleet-server.js NAME PORT.
+// A socket.io server of a test fleet: node fleet-server.js NAME PORT (0: a free port, printed in the 'listening' line).
 // Says its name to each client, acknowledges every 'echo' with its name, and counts the requests engine.io refused
 // because their session id is unknown here — what a client's request that lands on the wrong server gets.
 // GET /stats answers {"name", "connections", "sessionUnknown"}.
@@ -20,4 +20,4 @@ io.on('connection', (socket) => {
   socket.emit('hello', name);
   socket.on('echo', (msg, ack) => ack({ backend: name, msg }));
 });
-srv.listen(port, '127.0.0.1', () => console.log('listening ' + name + ' ' + port));
+srv.listen(port, '127.0.0.1', () => console.log('listening ' + name + ' ' + srv.address().port));
