@@ -32,10 +32,11 @@ public final class MoveSelector {
      * @param client    the client's address (the unit that moves)
      * @param from      index of the backend its sessions are on
      * @param sessions  how many
-     * @param ageMillis age of its youngest session (smaller moves first)
+     * @param startedNanos when its youngest session opened, on {@link System#nanoTime()}'s clock (later moves
+     *                  first; a start, not an age, so a dry run and the run that follows order clients alike)
      * @param target    for the hash policies, the index of its owner in the current table; -1 for "the least loaded"
      */
-    public record Candidate(String client, int from, int sessions, long ageMillis, int target) {
+    public record Candidate(String client, int from, int sessions, long startedNanos, int target) {
     }
 
     /** One planned move: all of {@code client}'s sessions from backend {@code from} to backend {@code to}. */
@@ -92,7 +93,7 @@ public final class MoveSelector {
                 byBackend.get(c.from()).add(c);
             }
         }
-        Comparator<Candidate> youngestFirst = Comparator.comparingLong(Candidate::ageMillis)
+        Comparator<Candidate> youngestFirst = Comparator.comparingLong(Candidate::startedNanos).reversed()
                 .thenComparing(Candidate::client);
         for (List<Candidate> l : byBackend) {
             l.sort(youngestFirst);

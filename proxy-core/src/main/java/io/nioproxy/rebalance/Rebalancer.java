@@ -294,7 +294,7 @@ public final class Rebalancer {
         }
         BalancePolicy policy = listener.config().balance();
         boolean byClient = policy == BalancePolicy.SOURCE_IP;
-        Map<String, int[]> perClient = new LinkedHashMap<>(); // client -> [backend index, sessions, youngest age]
+        Map<String, int[]> perClient = new LinkedHashMap<>(); // client -> [backend index, sessions]
         Map<String, Long> youngest = new HashMap<>();
         int total = 0;
         // only relaying sessions: never one still reading a header or connecting
@@ -308,7 +308,7 @@ public final class Rebalancer {
                 String client = byClient ? hostOf(r.client()) : r.client();
                 int[] c = perClient.computeIfAbsent(client, k -> new int[] {from, 0});
                 c[1]++;
-                youngest.merge(client, r.ageMillis(), Math::min);
+                youngest.merge(client, r.startedNanos(), Math::max);
             }
         }
         List<MoveSelector.Candidate> candidates = new ArrayList<>();

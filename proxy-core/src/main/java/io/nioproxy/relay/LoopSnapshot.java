@@ -13,17 +13,20 @@ import java.util.Map;
  * by the asker after the hand-back; never shared while built.
  */
 public final class LoopSnapshot {
-    /** One live session, as the admin API shows it. */
     /**
-     * @param pool       the pool a listener that routes by server name sent it to (null: not routed by name, or not
-     *                   yet)
-     * @param serverName the ClientHello's server name (null: none, or not routed by name)
- * @param backendLocal the balancer's own address on the backend connection (null before it exists): with the client
- *                   address, both ends of the session as {@code ss} shows them
+     * One live session, as the admin API shows it.
+     *
+     * @param pool         the pool a listener that routes by server name sent it to (null: not routed by name, or
+     *                     not yet)
+     * @param serverName   the ClientHello's server name (null: none, or not routed by name)
+     * @param backendLocal the balancer's own address on the backend connection (null before it exists): with the
+     *                     client address, both ends of the session as {@code ss} shows them
+     * @param startedNanos when it opened, on {@link System#nanoTime()}'s clock: one clock for every loop and fixed
+     *                     for the session's life, so two snapshots order sessions alike (ages are per snapshot)
      */
     public record SessionRow(long id, String listener, String pool, String serverName, String client, String backend,
                              String backendLocal, String state, long ageMillis, long idleMillis, long bytesUp,
-                             long bytesDown) {
+                             long bytesDown, long startedNanos) {
     }
 
     public final int loop;

@@ -94,7 +94,8 @@ final class SessionAccounting {
                 snap.sessions.add(new LoopSnapshot.SessionRow(s.id, s.front.config().name(), poolOf(s), s.serverName,
                         address(s.clientAddress), s.target == null ? null : s.target.identity(), s.backendLocal(),
                         s.stateLabel(),
-                        (nowNanos - s.startNanos) / 1_000_000, (nowNanos - s.lastActiveNanos) / 1_000_000, up, down));
+                        (nowNanos - s.startNanos) / 1_000_000, (nowNanos - s.lastActiveNanos) / 1_000_000, up, down,
+                        s.startNanos));
             }
         });
         return snap;

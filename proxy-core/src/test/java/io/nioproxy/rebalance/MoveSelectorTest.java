@@ -3,6 +3,7 @@ package io.nioproxy.rebalance;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +28,7 @@ class MoveSelectorTest {
         for (int i = 0; i < 60; i++) {
             int from = i % 2;
             int owner = i % 3 == 0 ? 2 : from;
-            c.add(new MoveSelector.Candidate("10.0.0." + i, from, 1, 1000 + i, owner));
+            c.add(new MoveSelector.Candidate("10.0.0." + i, from, 1, -1000 - i, owner));
         }
         MoveSelector.Backends b = new MoveSelector.Backends(new int[] {30, 30, 0}, new int[] {1, 1, 1},
                 new boolean[] {true, true, true}, 0);
@@ -38,11 +39,12 @@ class MoveSelectorTest {
         assertEquals(moves.size(), moves.stream().map(MoveSelector.Move::client).distinct().count());
         // 20 clients are re-owned; 1.2 allows the most loaded at 24 when the mean is 20: 6 from each old one
         assertEquals(12, moves.size(), "no more than needed: " + moves);
-        List<Long> ages = new ArrayList<>();
-        Map<String, Long> age = c.stream().collect(Collectors.toMap(MoveSelector.Candidate::client,
-                MoveSelector.Candidate::ageMillis));
-        moves.stream().filter(m -> m.from() == 0).forEach(m -> ages.add(age.get(m.client())));
-        assertEquals(ages.stream().sorted().toList(), ages, "the youngest clients first");
+        List<Long> starts = new ArrayList<>();
+        Map<String, Long> start = c.stream().collect(Collectors.toMap(MoveSelector.Candidate::client,
+                MoveSelector.Candidate::startedNanos));
+        moves.stream().filter(m -> m.from() == 0).forEach(m -> starts.add(start.get(m.client())));
+        assertEquals(starts.stream().sorted(Comparator.reverseOrder()).toList(), starts,
+                "the youngest clients (latest start) first");
     }
 
     @Test
