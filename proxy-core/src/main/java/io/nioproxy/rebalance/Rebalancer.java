@@ -7,10 +7,10 @@ import io.nioproxy.balance.Hashing;
 import io.nioproxy.config.RebalanceConfig;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.log.Log;
+import io.nioproxy.relay.LiveSessions;
 import io.nioproxy.relay.LoopSnapshot;
 import io.nioproxy.relay.Route;
 import io.nioproxy.relay.Session;
-import io.nioproxy.view.ProxyView;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -48,7 +48,7 @@ public final class Rebalancer {
     /** How often the trigger conditions are looked at (by the process's shared control tick). */
     public static final long TICK_MILLIS = 500;
 
-    private final ProxyView proxy;
+    private final LiveSessions sessions;
     private final Listener listener;
     private final RebalanceConfig config;
     private final ScheduledExecutorService control;
@@ -65,8 +65,8 @@ public final class Rebalancer {
     private long overSinceNanos;
     private volatile double lastSpread = 1.0;
 
-    public Rebalancer(ProxyView proxy, Listener listener, ScheduledExecutorService control) {
-        this.proxy = proxy;
+    public Rebalancer(LiveSessions sessions, Listener listener, ScheduledExecutorService control) {
+        this.sessions = sessions;
         this.listener = listener;
         this.config = listener.config().rebalance();
         this.control = control;
@@ -298,7 +298,7 @@ public final class Rebalancer {
         Map<String, Long> youngest = new HashMap<>();
         int total = 0;
         // only relaying sessions: never one still reading a header or connecting
-        for (LoopSnapshot snap : proxy.snapshot(true, s -> s.route() == route && s.relaying())) {
+        for (LoopSnapshot snap : sessions.snapshot(true, s -> s.route() == route && s.relaying())) {
             for (LoopSnapshot.SessionRow r : snap.sessions) {
                 Integer from = r.backend() == null ? null : index.get(r.backend());
                 if (from == null) {
@@ -384,7 +384,7 @@ public final class Rebalancer {
                 // first the affinity entry, then the close: the reconnect must find the new backend remembered
                 route.balancer().affinity().record(Hashing.clientHash(address, -1), to, System.nanoTime());
             }
-            int closed = proxy.closeSessions(s -> s.route() == route && s.relaying()
+            int closed = sessions.closeSessions(s -> s.route() == route && s.relaying()
                     && s.backend() != null && s.backend().identity().equals(m.from())
                     && (byClient ? s.clientAddress().getAddress().equals(address)
                     : Backend.identityOf(s.clientAddress()).equals(m.client())), Session.CloseReason.REBALANCED);
