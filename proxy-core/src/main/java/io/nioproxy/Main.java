@@ -2,12 +2,14 @@ package io.nioproxy;
 
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ProxyConfig;
+import io.nioproxy.config.Settings;
+import io.nioproxy.log.Log;
+import io.nioproxy.sys.Priority;
+import io.nioproxy.systemd.Notifier;
+import io.nioproxy.takeover.Successor;
 import io.nioproxy.takeover.Takeover;
 import io.nioproxy.takeover.TakeoverClient;
 import io.nioproxy.takeover.TakeoverServer;
-import io.nioproxy.config.Settings;
-import io.nioproxy.sys.Priority;
-import io.nioproxy.log.Log;
 
 import java.io.PrintStream;
 import java.util.concurrent.CountDownLatch;
@@ -89,15 +91,20 @@ public final class Main {
             Log.info("nioproxy started (" + warmUp + "; " + priority + "): " + Settings.describe(config));
             CountDownLatch stopped = stopOnShutdown(proxy);
             logListeners(proxy);
-            if (handover != null) {
+            if (handover == null) {
+                tellServiceManager("READY=1");
+            } else {
                 try {
                     handover.bound(proxy.listeners(), proxy);
+                    // the unit's main process from now on; then the previous one may exit
+                    tellServiceManager("MAINPID=" + ProcessHandle.current().pid() + "\nREADY=1");
+                    handover.ready();
                 } catch (java.io.IOException e) {
                     Log.warn("take-over: " + e.getMessage());
                 }
                 startAdminAfterTakeover(proxy);
             }
-            serveTakeovers(proxy);
+            Successor.onHangUp(serveTakeovers(proxy));
             await(stopped);
             return 0;
         } catch (ConfigException e) {
@@ -134,19 +141,29 @@ public final class Main {
         }
     }
 
+    /** {@code sd_notify}: says {@code state} to the service manager that asks for it (none: nothing said). */
+    static void tellServiceManager(String state) {
+        String said = Notifier.send(state);
+        if (said != null) {
+            Log.info(said);
+        }
+    }
+
     /**
      * With {@code proxy.takeover.socket}, lets a later process take over from this one; when it has, this one stops
      * as on SIGTERM (paced shutdown of its sessions). Where sockets cannot be passed, says so and goes on without.
+     *
+     * @return null when take-overs are served, else why not (what a reload by {@code SIGHUP} answers)
      */
-    static void serveTakeovers(Proxy proxy) {
+    static String serveTakeovers(Proxy proxy) {
         String path = proxy.config().takeoverSocket();
         if (path == null) {
-            return;
+            return "proxy.takeover.socket is not set (a reload is a take-over through it)";
         }
         String why = Takeover.unavailable(proxy.config());
         if (why != null) {
             Log.warn("proxy.takeover.socket=" + path + " not served: " + why);
-            return;
+            return why;
         }
         try {
             takeovers = TakeoverServer.start(proxy.listeners(), proxy, proxy::stopAccepting, proxy::resumeAccepting,
@@ -154,8 +171,10 @@ public final class Main {
                         proxy.stopAdmin(); // the new process binds it next
                         System.exit(0);
                     });
+            return null;
         } catch (java.io.IOException e) {
             Log.warn("proxy.takeover.socket=" + path + " not served: " + e.getMessage());
+            return e.getMessage();
         }
     }
 

@@ -33,5 +33,10 @@ class DeployFilesTest {
         assertEquals("", out.strip(), "systemd-analyze verify had something to say");
         String text = Files.readString(unit);
         assertTrue(text.contains("--check") && text.contains("LimitNOFILE=") && text.contains("TimeoutStopSec="), text);
+        // a reload is a take-over: the successor names itself the main process (sd_notify), so systemd must listen
+        assertTrue(text.contains("Type=notify") && text.contains("NotifyAccess=all")
+                && text.contains("ExecReload=/bin/kill -HUP $MAINPID")
+                && text.contains("-Dproxy.takeover.socket=/run/nioproxy/") && text.contains("RuntimeDirectory=nioproxy"),
+                text);
     }
 }

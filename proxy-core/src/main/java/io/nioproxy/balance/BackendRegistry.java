@@ -231,14 +231,11 @@ public final class BackendRegistry {
             lines.add(b.identity() + " " + b.weight() + (b.state() == Backend.State.DRAINING ? " draining" : ""));
         }
         java.util.Collections.sort(lines);
-        long h = 0xcbf29ce484222325L; // FNV-1a, 64 bits
+        StringBuilder text = new StringBuilder();
         for (String line : lines) {
-            for (int i = 0; i < line.length(); i++) {
-                h = (h ^ line.charAt(i)) * 0x100000001b3L;
-            }
-            h = (h ^ '\n') * 0x100000001b3L;
+            text.append(line).append('\n');
         }
-        return h >>> 16;
+        return Hashing.fnv1a(text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8), 0) >>> 16;
     }
 
     /**

@@ -28,12 +28,17 @@ public final class Hashing {
     }
 
     public static long hash(byte[] bytes, long seed) {
+        return mix(fnv1a(bytes, seed));
+    }
+
+    /** FNV-1a over the bytes, without the finaliser: enough for a digest that is only compared for equality. */
+    public static long fnv1a(byte[] bytes, long seed) {
         long h = FNV_OFFSET ^ seed;
         for (byte b : bytes) {
             h ^= b & 0xff;
             h *= FNV_PRIME;
         }
-        return mix(h);
+        return h;
     }
 
     public static long hash(String text, long seed) {

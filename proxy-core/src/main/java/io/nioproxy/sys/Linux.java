@@ -61,6 +61,7 @@ public final class Linux {
     public static final int SO_REUSEPORT = 15;
     public static final int SO_RCVTIMEO = 20;
     public static final int SO_SNDTIMEO = 21;
+    public static final int SOCK_DGRAM = 2;
     public static final int SOCK_SEQPACKET = 5;
     public static final int IPPROTO_TCP = 6;
     public static final int TCP_NODELAY = 1;

@@ -9,14 +9,35 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * {@code struct sockaddr_in} / {@code sockaddr_in6} in a direct buffer, to and from {@link InetSocketAddress}.
- * Stateless; the buffer belongs to the caller's thread.
+ * {@code struct sockaddr_in} / {@code sockaddr_in6} in a direct buffer, to and from {@link InetSocketAddress};
+ * {@code struct sockaddr_un} for a Unix-domain path. Stateless; the buffer belongs to the caller's thread.
  */
 public final class SockAddr {
     /** Room for either family. */
     public static final int CAPACITY = 28;
 
     private SockAddr() {
+    }
+
+    /**
+     * {@code struct sockaddr_un} for {@code path}, as long as the address is (its limit): a file system path, or,
+     * written with a leading {@code @} as systemd writes them, a name in the abstract namespace (a NUL byte first, no
+     * NUL after).
+     */
+    public static ByteBuffer unix(String path) throws java.io.IOException {
+        boolean abstractName = path.startsWith("@");
+        byte[] p = (abstractName ? path.substring(1) : path).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (p.length > 107) {
+            throw new java.io.IOException("Unix-domain socket path too long (107 bytes at most): " + path);
+        }
+        ByteBuffer a = ByteBuffer.allocateDirect(2 + p.length + 1).order(ByteOrder.nativeOrder());
+        a.putShort((short) Linux.AF_UNIX);
+        if (abstractName) {
+            a.put((byte) 0).put(p);
+        } else {
+            a.put(p).put((byte) 0);
+        }
+        return a.flip();
     }
 
     /** Writes {@code a} at offset 0 of {@code buf}; returns its length (16 or 28). */

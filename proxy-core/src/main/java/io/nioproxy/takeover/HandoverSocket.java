@@ -1,10 +1,10 @@
 package io.nioproxy.takeover;
 
 import io.nioproxy.sys.Linux;
+import io.nioproxy.sys.SockAddr;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -39,7 +39,7 @@ final class HandoverSocket implements AutoCloseable {
     static HandoverSocket listen(Path path) throws IOException {
         Linux.Calls sys = Linux.calls();
         int fd = open(sys);
-        ByteBuffer addr = address(path);
+        ByteBuffer addr = SockAddr.unix(path.toString());
         if (sys.bind(fd, Linux.address(addr), addr.limit()) < 0 || sys.listen(fd, 4) < 0) {
             int errno = sys.errno();
             sys.close(fd);
@@ -52,7 +52,7 @@ final class HandoverSocket implements AutoCloseable {
     static HandoverSocket connect(Path path, long timeoutMillis) throws IOException {
         Linux.Calls sys = Linux.calls();
         int fd = open(sys);
-        ByteBuffer addr = address(path);
+        ByteBuffer addr = SockAddr.unix(path.toString());
         if (sys.connectBlocking(fd, Linux.address(addr), addr.limit()) < 0) {
             int errno = sys.errno();
             sys.close(fd);
@@ -125,16 +125,5 @@ final class HandoverSocket implements AutoCloseable {
             throw new IOException("socket(AF_UNIX): " + Linux.strerror(sys.errno()));
         }
         return fd;
-    }
-
-    /** {@code struct sockaddr_un} for {@code path}. */
-    private static ByteBuffer address(Path path) throws IOException {
-        byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
-        if (p.length > 107) {
-            throw new IOException("take-over socket path too long (107 bytes at most): " + path);
-        }
-        ByteBuffer a = ByteBuffer.allocateDirect(2 + p.length + 1).order(ByteOrder.nativeOrder());
-        a.putShort((short) Linux.AF_UNIX).put(p).put((byte) 0).flip();
-        return a;
     }
 }

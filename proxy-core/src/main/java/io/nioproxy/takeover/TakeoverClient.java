@@ -25,12 +25,14 @@ public final class TakeoverClient implements AutoCloseable {
     private final HandoverSocket socket;
     private final Path path;
     private final Map<String, int[]> sockets;
+    private final int version;
     private boolean done;
 
-    private TakeoverClient(HandoverSocket socket, Path path, Map<String, int[]> sockets) {
+    private TakeoverClient(HandoverSocket socket, Path path, Map<String, int[]> sockets, int version) {
         this.socket = socket;
         this.path = path;
         this.sockets = sockets;
+        this.version = version;
     }
 
     /**
@@ -58,6 +60,10 @@ public final class TakeoverClient implements AutoCloseable {
             s.send("hello " + Takeover.MIN_VERSION + " " + Takeover.VERSION);
             HandoverSocket.Message ok = s.receive();
             refusedOrClosed(ok, "hello");
+            int version = Takeover.agree(versionIn(ok.text()), versionIn(ok.text()));
+            if (version < 0) {
+                throw new IOException("the running process answered '" + ok.text() + "' to hello");
+            }
             StringBuilder listeners = new StringBuilder("listeners");
             for (ListenerConfig l : config.listeners()) {
                 if (!l.pool()) {
@@ -77,13 +83,22 @@ public final class TakeoverClient implements AutoCloseable {
             int count = received.values().stream().mapToInt(a -> a.length).sum();
             Log.info("take-over: received " + count + " listening sockets of " + received.size() + " listeners from "
                     + path);
-            return new TakeoverClient(s, path, received);
+            return new TakeoverClient(s, path, received, version);
         } catch (IOException | ConfigException e) {
             s.close();
             if (e instanceof ConfigException ce) {
                 throw ce;
             }
             throw ConfigException.bad(key, config.takeoverSocket(), "take-over failed: " + e.getMessage());
+        }
+    }
+
+    /** The N of {@code ok N}; -1 for anything else. */
+    private static int versionIn(String ok) {
+        try {
+            return ok.startsWith("ok ") ? Integer.parseInt(ok.substring(3)) : -1;
+        } catch (NumberFormatException e) {
+            return -1;
         }
     }
 
@@ -131,15 +146,34 @@ public final class TakeoverClient implements AutoCloseable {
                 default -> throw new IOException("unexpected from the previous process: " + lines[0]);
             }
         }
-        done = true;
-        socket.close();
         if (m == null) {
+            done = true;
+            socket.close();
             throw new IOException("the previous process did not release " + path);
         }
         Log.info("take-over: complete; " + got.adopted + " sessions (" + got.bytes + " bytes relayed so far) and "
                 + got.carried + " affinity entries carried" + (got.dropped == 0 ? ""
                 : " (" + got.dropped + " not: their backend or listener is gone, or affinity is off here)")
                 + "; the previous process stopped accepting and drains its sessions");
+    }
+
+    /**
+     * After {@link #bound}: this process is the service's main one now (the service manager was told, when there is
+     * one); the previous process may exit.
+     */
+    public void ready() {
+        if (done) {
+            return;
+        }
+        done = true;
+        try {
+            if (version >= Takeover.READY_VERSION) {
+                socket.send("ready");
+            }
+        } catch (IOException e) {
+            Log.warn("take-over: could not tell the previous process this one is ready: " + e.getMessage());
+        }
+        socket.close();
     }
 
     /** {@code IDENTITY MILLIS-LEFT|-} lines: backends an operator is draining go on draining here. */

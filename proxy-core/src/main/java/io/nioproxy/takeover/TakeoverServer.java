@@ -96,10 +96,12 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         String[] v = hello.text().split(" ");
         int min = v.length == 3 ? Integer.parseInt(v[1]) : -1;
         int max = v.length == 3 ? Integer.parseInt(v[2]) : -1;
-        if (Takeover.VERSION < min || Takeover.VERSION > max) {
-            return refuse(c, "protocol version " + Takeover.VERSION + " here, the new process speaks " + min + " to " + max);
+        int version = Takeover.agree(min, max);
+        if (version < 0) {
+            return refuse(c, "protocol versions " + Takeover.MIN_VERSION + " to " + Takeover.VERSION + " here, the new"
+                    + " process speaks " + min + " to " + max);
         }
-        c.send("ok " + Takeover.VERSION);
+        c.send("ok " + version);
         Map<String, String> wanted = new LinkedHashMap<>();
         for (String pair : expect(c, "listeners").text().substring("listeners".length()).trim().split(" ")) {
             if (!pair.isEmpty()) {
@@ -160,6 +162,14 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         Files.deleteIfExists(path);
         c.send("released");
         Log.info("take-over: carried " + remembered + " affinity entries and " + moved + " sessions");
+        if (version >= Takeover.READY_VERSION) {
+            // the new process tells the service manager it is the main process before this one may exit
+            HandoverSocket.Message ready = c.receive();
+            if (ready == null || !ready.text().equals("ready")) {
+                Log.warn("take-over: the new process did not say it is ready ("
+                        + (ready == null ? "it went away" : ready.text()) + ")");
+            }
+        }
         Log.info("take-over: the new process accepts; this process stopped accepting and drains its "
                 + "sessions");
         handedOver.run();

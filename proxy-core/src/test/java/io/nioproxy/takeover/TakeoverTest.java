@@ -2,6 +2,7 @@ package io.nioproxy.takeover;
 
 import io.nioproxy.sys.Linux;
 import io.nioproxy.testing.ChildBalancer;
+import io.nioproxy.testing.ConnectingClient;
 import io.nioproxy.testing.ProxyHarness;
 import io.nioproxy.testing.TcpServer;
 import org.junit.jupiter.api.AfterEach;
@@ -21,9 +22,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -93,7 +91,7 @@ class TakeoverTest {
         assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+); the refusal is tested below");
         Process first = accepting();
         ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
-        try (Client client = new Client(port)) {
+        try (ConnectingClient client = new ConnectingClient(port)) {
             Process previous = first;
             for (int round = 1; round <= 3; round++) {
                 long before = client.ok.get();
@@ -121,7 +119,7 @@ class TakeoverTest {
         assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+)");
         Process running = accepting();
         ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
-        try (Client client = new Client(port)) {
+        try (ConnectingClient client = new ConnectingClient(port)) {
             Process moved = balancer("--takeover", "-Dproxy.listen=127.0.0.1:" + ProxyHarness.freePort());
             assertTrue(moved.waitFor(30, TimeUnit.SECONDS));
             String out = new String(moved.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -133,7 +131,7 @@ class TakeoverTest {
                 s.send("hello 7 9");
                 HandoverSocket.Message m = s.receive();
                 assertNotNull(m);
-                assertTrue(m.text().startsWith("refused protocol version 1 here"), m.text());
+                assertTrue(m.text().startsWith("refused protocol versions 1 to 2 here"), m.text());
             }
 
             // a new process that takes the sockets and dies before accepting on them
@@ -265,7 +263,7 @@ class TakeoverTest {
         return sessions;
     }
 
-    private static void echoes(Socket s, String line) throws IOException {
+    static void echoes(Socket s, String line) throws IOException {
         s.getOutputStream().write((line + "\n").getBytes(StandardCharsets.US_ASCII));
         assertEquals(line, ProxyHarness.readLine(s.getInputStream()));
     }
@@ -332,44 +330,5 @@ class TakeoverTest {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(2, p.exitValue(), out);
         assertTrue(out.contains("needs proxy.io=epoll") && out.contains("paced shutdown"), out);
-    }
-
-    /** Opens connections one after another, each checked with an echoed line, until closed. */
-    private static final class Client implements AutoCloseable {
-        final AtomicLong ok = new AtomicLong();
-        final AtomicLong failed = new AtomicLong();
-        final AtomicReference<String> lastError = new AtomicReference<>();
-        private final AtomicBoolean running = new AtomicBoolean(true);
-        private final Thread thread;
-
-        Client(int port) {
-            thread = new Thread(() -> {
-                byte[] line = "ping\n".getBytes(StandardCharsets.US_ASCII);
-                while (running.get()) {
-                    try (Socket s = new Socket()) {
-                        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-                        s.setSoTimeout(5000);
-                        OutputStream out = s.getOutputStream();
-                        out.write(line);
-                        InputStream in = s.getInputStream();
-                        byte[] got = in.readNBytes(line.length);
-                        if (got.length != line.length) {
-                            throw new IOException("echo cut after " + got.length + " bytes");
-                        }
-                        ok.incrementAndGet();
-                    } catch (IOException e) {
-                        failed.incrementAndGet();
-                        lastError.set(e.toString());
-                    }
-                }
-            }, "takeover-client");
-            thread.start();
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            running.set(false);
-            thread.join(10_000);
-        }
     }
 }
