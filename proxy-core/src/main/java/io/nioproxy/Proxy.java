@@ -333,6 +333,17 @@ public final class Proxy implements ProxyView, io.nioproxy.relay.Handoff.Session
     }
 
     @Override
+    public void carryEnded(java.util.Map<io.nioproxy.relay.Route, long[]> byRoute,
+                           java.util.Map<io.nioproxy.balance.Backend, long[]> byBackend) {
+        onEveryLoop(t -> { // one loop keeps them, as it keeps its own ended sessions'
+            if (t == tables[0]) {
+                t.carryEnded(byRoute, byBackend);
+            }
+            return null;
+        });
+    }
+
+    @Override
     public boolean adopt(io.nioproxy.relay.Handoff.Row row, int clientFd, int backendFd) {
         Listener front = find(row.front());
         Listener route = find(row.route());

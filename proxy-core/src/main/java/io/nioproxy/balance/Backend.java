@@ -166,6 +166,17 @@ public final class Backend {
         active.decrementAndGet();
     }
 
+    /** Its counters as {@code KEY=N} words, for a take-over: the new process goes on from them. */
+    public String exportCounters() {
+        return "sessions=" + sessions.get() + " connect_failures=" + connectFailures.get();
+    }
+
+    /** Adds the counters the previous process had for this backend ({@link #exportCounters}); others are skipped. */
+    public void importCounters(java.util.Map<String, Long> counters) {
+        sessions.addAndGet(counters.getOrDefault("sessions", 0L));
+        connectFailures.addAndGet(counters.getOrDefault("connect_failures", 0L));
+    }
+
     /** Loop thread: a connect attempt failed (refused, reset or timed out). */
     public void connectFailed() {
         connectFailures.incrementAndGet();

@@ -8,7 +8,6 @@ import io.nioproxy.relay.LoopSnapshot;
 import io.nioproxy.relay.Route;
 import io.nioproxy.relay.Session;
 import org.HdrHistogram.Histogram;
-import org.HdrHistogram.SingleWriterRecorder;
 
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -20,10 +19,9 @@ import java.util.Map;
  * Prometheus conventions: {@code nioproxy_} prefix, base units (bytes, seconds), {@code _total} on counters.
  *
  * <p>How it stays off the hot path: counters the loops bump once per session are {@code LongAdder}s and atomics;
- * byte counts are gathered by a snapshot task on each loop (ended sessions plus live ones); histograms are one
- * HdrHistogram {@link SingleWriterRecorder} per loop and listener, whose interval histograms this exporter swaps
- * out and adds into a cumulative histogram per listener (HdrHistogram's writer–reader phaser: the recording loop
- * never waits).
+ * byte counts are gathered by a snapshot task on each loop (ended sessions plus live ones); histograms are a
+ * {@link io.nioproxy.relay.LoopHistogram} per listener: a single-writer recorder per loop, read as a running total
+ * (the recording loop never waits).
  *
  * <p>Threading: the admin thread; one scrape at a time (synchronized).
  */
@@ -31,9 +29,6 @@ public final class PrometheusExporter {
     static final double[] QUANTILES = {0.5, 0.9, 0.99, 0.999};
 
     private final ProxyView proxy;
-    private final Map<SingleWriterRecorder, Histogram> recycled = new IdentityHashMap<>();
-    private final Map<Route, Histogram> connectTotals = new IdentityHashMap<>();
-    private final Map<Route, Histogram> durationTotals = new IdentityHashMap<>();
     private long lastScrapeNanos;
     private long[] lastBusy;
 
@@ -233,25 +228,14 @@ public final class PrometheusExporter {
     private void summaries(StringBuilder sb, List<Listener> listeners) {
         type(sb, "nioproxy_backend_connect_seconds", "summary", "Time to connect to a backend (successful attempts).");
         for (Listener l : listeners) {
-            Histogram h = cumulative(connectTotals, l.route(), l.route().connectTimeRecorders(), Route.MAX_CONNECT_MICROS);
+            Histogram h = l.route().connectTimes().snapshot();
             summary(sb, "nioproxy_backend_connect_seconds", h, 1e-6, name(l));
         }
         type(sb, "nioproxy_session_duration_seconds", "summary", "Lifetime of sessions that reached a backend.");
         for (Listener l : listeners) {
-            Histogram h = cumulative(durationTotals, l.route(), l.route().sessionDurationRecorders(), Route.MAX_SESSION_MILLIS);
+            Histogram h = l.route().sessionDurations().snapshot();
             summary(sb, "nioproxy_session_duration_seconds", h, 1e-3, name(l));
         }
-    }
-
-    /** Adds every loop's interval histogram into the listener's cumulative one, recycling the interval objects. */
-    private Histogram cumulative(Map<Route, Histogram> totals, Route r, SingleWriterRecorder[] recorders, long max) {
-        Histogram total = totals.computeIfAbsent(r, k -> new Histogram(1, max, 2));
-        for (SingleWriterRecorder rec : recorders) {
-            Histogram interval = rec.getIntervalHistogram(recycled.get(rec));
-            total.add(interval);
-            recycled.put(rec, interval);
-        }
-        return total;
     }
 
     private static void summary(StringBuilder sb, String name, Histogram h, double unit, String listener) {

@@ -1,9 +1,13 @@
 package io.nioproxy.relay;
 
+import io.nioproxy.balance.Backend;
+
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Sessions moved by a take-over, established, with their sockets: what travels beside the two descriptors of each
@@ -16,6 +20,25 @@ import java.util.List;
  */
 public final class Handoff {
     private Handoff() {
+    }
+
+    /**
+     * {@code KEY=N} words separated by spaces, as a take-over's counters travel: a word that is not one (an unknown
+     * future form) is skipped, so an older process reads what it knows of a newer one's line.
+     */
+    public static Map<String, Long> counters(String words) {
+        Map<String, Long> out = new HashMap<>();
+        for (String w : words.trim().split(" ")) {
+            int eq = w.indexOf('=');
+            if (eq > 0) {
+                try {
+                    out.put(w.substring(0, eq), Long.parseLong(w.substring(eq + 1)));
+                } catch (NumberFormatException e) {
+                    // not a count
+                }
+            }
+        }
+        return out;
     }
 
     /**
@@ -85,7 +108,7 @@ public final class Handoff {
     }
 
     /** What a take-over asks of the running balancer's loops. Any thread but a loop's; each call waits for the loops. */
-    public interface Sessions {
+    public interface Sessions extends LiveSessions {
         /** Freezes up to {@code maxPerLoop} movable sessions on every loop and returns them. */
         List<Frozen> freeze(int maxPerLoop);
 
@@ -101,5 +124,11 @@ public final class Handoff {
          * (never the connection), and the previous process relays on.
          */
         boolean adopt(Row row, int clientFd, int backendFd);
+
+        /**
+         * New process: the bytes of sessions that ended in the previous one, [up, down] per route and per backend of
+         * this process, counted here as if they had ended here (so the byte counters go on from where they were).
+         */
+        void carryEnded(Map<Route, long[]> byRoute, Map<Backend, long[]> byBackend);
     }
 }

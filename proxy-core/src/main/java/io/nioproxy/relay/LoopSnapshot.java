@@ -32,6 +32,9 @@ public final class LoopSnapshot {
     public final int loop;
     public final Map<Route, long[]> bytesByRoute = new IdentityHashMap<>();
     public final Map<Backend, long[]> bytesByBackend = new IdentityHashMap<>();
+    /** The part of the bytes above that belongs to sessions that ended (what a take-over carries). */
+    public final Map<Route, long[]> endedByRoute = new IdentityHashMap<>();
+    public final Map<Backend, long[]> endedByBackend = new IdentityHashMap<>();
     public final List<SessionRow> sessions = new ArrayList<>();
 
     LoopSnapshot(int loop) {

@@ -4,8 +4,8 @@ import io.nioproxy.balance.BackendRegistry;
 import io.nioproxy.balance.Balancer;
 import io.nioproxy.config.ListenerConfig;
 
-import org.HdrHistogram.SingleWriterRecorder;
 
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -37,10 +37,10 @@ public final class Route {
     final LongAdder proxyRejected = new LongAdder();
     final LongAdder limited = new LongAdder();
     final LongAdder localFailures = new LongAdder();
-    /** Microseconds from connect start to connected, one single-writer recorder per loop (no lock, no allocation). */
-    private final SingleWriterRecorder[] connectMicros;
-    /** Milliseconds from accept to close of sessions that reached a backend, one recorder per loop. */
-    private final SingleWriterRecorder[] sessionMillis;
+    /** Microseconds from connect start to connected. */
+    private final LoopHistogram connectMicros;
+    /** Milliseconds from accept to close of sessions that reached a backend. */
+    private final LoopHistogram sessionMillis;
     public static final long MAX_CONNECT_MICROS = TimeUnit.HOURS.toMicros(1);
     public static final long MAX_SESSION_MILLIS = TimeUnit.DAYS.toMillis(366);
 
@@ -57,31 +57,27 @@ public final class Route {
         for (int i = 0; i < closedByReason.length; i++) {
             closedByReason[i] = new LongAdder();
         }
-        connectMicros = new SingleWriterRecorder[loops];
-        sessionMillis = new SingleWriterRecorder[loops];
-        for (int i = 0; i < loops; i++) {
-            // fixed ranges, two significant digits: recording never resizes (never allocates); values are clamped
-            connectMicros[i] = new SingleWriterRecorder(1, MAX_CONNECT_MICROS, 2);
-            sessionMillis[i] = new SingleWriterRecorder(1, MAX_SESSION_MILLIS, 2);
-        }
+        connectMicros = new LoopHistogram(loops, MAX_CONNECT_MICROS);
+        sessionMillis = new LoopHistogram(loops, MAX_SESSION_MILLIS);
     }
 
     /** Loop {@code loop}: a backend connect took this long. */
     void recordConnectTime(int loop, long nanos) {
-        connectMicros[loop].recordValue(Math.max(1, Math.min(MAX_CONNECT_MICROS, nanos / 1000)));
+        connectMicros.record(loop, nanos / 1000);
     }
 
     /** Loop {@code loop}: a session that had reached its backend lived this long. */
     void recordSessionDuration(int loop, long nanos) {
-        sessionMillis[loop].recordValue(Math.max(1, Math.min(MAX_SESSION_MILLIS, nanos / 1_000_000)));
+        sessionMillis.record(loop, nanos / 1_000_000);
     }
 
-    /** The per-loop connect-time recorders (the metrics endpoint swaps their interval histograms). */
-    public SingleWriterRecorder[] connectTimeRecorders() {
+    /** Backend connect times, in microseconds. */
+    public LoopHistogram connectTimes() {
         return connectMicros;
     }
 
-    public SingleWriterRecorder[] sessionDurationRecorders() {
+    /** Lifetimes of sessions that reached a backend, in milliseconds. */
+    public LoopHistogram sessionDurations() {
         return sessionMillis;
     }
 
@@ -133,18 +129,9 @@ public final class Route {
 
     /** Adds the counters of the process this one took over from ({@link #exportCounters}); unknown words are skipped. */
     public void importCounters(String words) {
-        for (String w : words.trim().split(" ")) {
-            int eq = w.indexOf('=');
-            if (eq < 0) {
-                continue;
-            }
-            long n;
-            try {
-                n = Long.parseLong(w.substring(eq + 1));
-            } catch (NumberFormatException e) {
-                continue;
-            }
-            String k = w.substring(0, eq);
+        for (Map.Entry<String, Long> e : Handoff.counters(words).entrySet()) {
+            String k = e.getKey();
+            long n = e.getValue();
             switch (k) {
                 case "accepted" -> accepted.add(n);
                 case "closed" -> closed.add(n);

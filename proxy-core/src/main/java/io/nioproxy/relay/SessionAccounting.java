@@ -41,7 +41,8 @@ final class SessionAccounting {
     void ended(Session s, Session.CloseReason reason, long nowNanos) {
         long up = s.bytesUp();
         long down = s.bytesDown();
-        if (up != 0 || down != 0) {
+        // a session handed over goes on in the new process, which counts its bytes from its first one
+        if ((up != 0 || down != 0) && reason != Session.CloseReason.HANDED_OVER) {
             long[] r = endedByRoute.computeIfAbsent(s.front, k -> new long[2]);
             r[0] += up;
             r[1] += down;
@@ -63,6 +64,17 @@ final class SessionAccounting {
         }
     }
 
+    /** A take-over: the previous process's ended sessions' bytes, counted as this loop's own. */
+    void carry(java.util.Map<Route, long[]> byRoute, java.util.Map<Backend, long[]> byBackend) {
+        byRoute.forEach((r, v) -> add(endedByRoute.computeIfAbsent(r, k -> new long[2]), v));
+        byBackend.forEach((b, v) -> add(endedByBackend.computeIfAbsent(b, k -> new long[2]), v));
+    }
+
+    private static void add(long[] to, long[] v) {
+        to[0] += v[0];
+        to[1] += v[1];
+    }
+
     /** A long session's interim line: what it moved so far. */
     void interim(Session s, long nowNanos) {
         if (accessLog != null) {
@@ -78,8 +90,14 @@ final class SessionAccounting {
      */
     LoopSnapshot snapshot(SessionTable live, long nowNanos, boolean withSessions, Predicate<Session> filter) {
         LoopSnapshot snap = new LoopSnapshot(loopIndex);
-        endedByRoute.forEach((r, v) -> snap.add(r, v[0], v[1]));
-        endedByBackend.forEach((b, v) -> snap.add(b, v[0], v[1]));
+        endedByRoute.forEach((r, v) -> {
+            snap.add(r, v[0], v[1]);
+            snap.endedByRoute.put(r, v.clone());
+        });
+        endedByBackend.forEach((b, v) -> {
+            snap.add(b, v[0], v[1]);
+            snap.endedByBackend.put(b, v.clone());
+        });
         live.forEach(s -> {
             long up = s.bytesUp();
             long down = s.bytesDown();

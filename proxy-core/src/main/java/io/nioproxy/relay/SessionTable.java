@@ -98,6 +98,12 @@ public final class SessionTable implements LoopService {
     }
 
     /** From {@link Session#close}: account for it and forget it. */
+    /** Loop thread: a take-over's bytes of sessions that ended in the previous process ({@link Handoff.Sessions}). */
+    public void carryEnded(java.util.Map<Route, long[]> byRoute,
+                           java.util.Map<io.nioproxy.balance.Backend, long[]> byBackend) {
+        accounting.carry(byRoute, byBackend);
+    }
+
     void ended(Session s, Session.CloseReason reason) {
         accounting.ended(s, reason, loop.now());
         unlink(s);

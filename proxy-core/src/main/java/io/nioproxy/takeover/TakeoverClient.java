@@ -1,15 +1,18 @@
 package io.nioproxy.takeover;
 
+import io.nioproxy.balance.Backend;
 import io.nioproxy.config.ConfigException;
 import io.nioproxy.config.ListenerConfig;
 import io.nioproxy.config.ProxyConfig;
 import io.nioproxy.listener.Listener;
 import io.nioproxy.log.Log;
 import io.nioproxy.relay.Handoff;
+import io.nioproxy.relay.Route;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -138,13 +141,13 @@ public final class TakeoverClient implements AutoCloseable {
                 case "drain" -> applyDrains(l, lines);
                 case "affinity" -> got.importAffinity(l, lines);
                 case "sessions" -> socket.send(got.adopt(sessions, lines, m.fds()));
-                case "counters" -> {
-                    if (l != null) {
-                        l.route().importCounters(m.text().substring(lines[0].length() + 1));
-                    }
-                }
+                case "counters" -> got.importCounters(l, lines);
+                case "backends" -> got.importBackends(l, lines);
                 default -> throw new IOException("unexpected from the previous process: " + lines[0]);
             }
+        }
+        if (m != null && sessions != null) {
+            sessions.carryEnded(got.bytesByRoute, got.bytesByBackend);
         }
         if (m == null) {
             done = true;
@@ -188,13 +191,59 @@ public final class TakeoverClient implements AutoCloseable {
         }
     }
 
-    /** What came over, for the closing log line. */
+    /** What came over, for the closing log line, and the ended sessions' bytes to count as this process's. */
     private static final class Received {
         private final long now = System.nanoTime();
+        final Map<Route, long[]> bytesByRoute = new IdentityHashMap<>();
+        final Map<Backend, long[]> bytesByBackend = new IdentityHashMap<>();
         int carried;
         int dropped;
         int adopted;
         long bytes;
+
+        /** {@code counters NAME}, its words, then (version 2) {@code histogram connect|duration BASE64} lines. */
+        void importCounters(Listener l, String[] lines) {
+            if (l == null || lines.length < 2) {
+                return; // a listener or pool the new configuration does not have: its counts end with it
+            }
+            l.route().importCounters(lines[1]);
+            bytesByRoute.put(l.route(), bytes(Handoff.counters(lines[1])));
+            for (int k = 2; k < lines.length; k++) {
+                String[] f = lines[k].split(" ");
+                if (f.length != 3 || !f[0].equals("histogram")) {
+                    continue;
+                }
+                try {
+                    switch (f[1]) {
+                        case "connect" -> l.route().connectTimes().importFrom(f[2]);
+                        case "duration" -> l.route().sessionDurations().importFrom(f[2]);
+                        default -> {
+                            // a histogram this version does not keep
+                        }
+                    }
+                } catch (IllegalArgumentException e) {
+                    Log.warn("take-over: the " + f[1] + " histogram of " + l.config().name() + " not carried: "
+                            + e.getMessage());
+                }
+            }
+        }
+
+        /** {@code backends NAME}, then {@code IDENTITY KEY=N ...} per backend. */
+        void importBackends(Listener l, String[] lines) {
+            for (int k = 1; l != null && k < lines.length; k++) {
+                int space = lines[k].indexOf(' ');
+                Backend b = space < 0 ? null : l.registry().find(lines[k].substring(0, space));
+                if (b != null) { // a backend the new configuration dropped: its counts end with it
+                    Map<String, Long> c = Handoff.counters(lines[k].substring(space + 1));
+                    b.importCounters(c);
+                    bytesByBackend.put(b, bytes(c));
+                }
+            }
+        }
+
+        private static long[] bytes(Map<String, Long> c) {
+            return new long[] {c.getOrDefault("bytes_up", 0L), c.getOrDefault("bytes_down", 0L)};
+        }
 
         void importAffinity(Listener l, String[] lines) {
             var table = l == null ? null : l.registry().affinity();

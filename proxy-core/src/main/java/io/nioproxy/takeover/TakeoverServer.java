@@ -147,9 +147,7 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
             sendDrains(c, handed);
             remembered = sendAffinity(c, handed);
             moved = moveSessions(c);
-            for (Listener l : listeners) { // after the sessions moved: what they did here is counted
-                c.send("counters " + l.config().name() + "\n" + l.route().exportCounters());
-            }
+            sendCounters(c, version); // after the sessions moved: what they did here is counted
         } catch (IOException | RuntimeException e) {
             // the new process went away after it took the sockets: they may be gone with it, so listen afresh
             Log.warn("take-over failed after the new process took the listening sockets (" + e.getMessage()
@@ -197,27 +195,70 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         }
     }
 
-    /** Each listener's affinity table, in messages of at most {@value #AFFINITY_CHUNK} bytes. */
+    /** Each listener's affinity table. */
     private static int sendAffinity(HandoverSocket c, List<Listener> handed) throws IOException {
         int n = 0;
         long now = System.nanoTime();
         for (Listener l : handed) {
-            if (l.registry().affinity() == null) {
+            if (l.registry().affinity() != null) {
+                n += sendLines(c, "affinity " + l.config().name(), l.registry().affinity().export(now));
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Each listener's and pool's counters: {@code counters NAME}, its words (with the bytes of sessions that ended
+     * here), and from version 2 its two latency histograms; then, from version 2, {@code backends NAME} with each
+     * backend's counters and ended bytes. Sessions still here go on counting here.
+     */
+    private void sendCounters(HandoverSocket c, int version) throws IOException {
+        Map<io.nioproxy.relay.Route, long[]> byRoute = new java.util.IdentityHashMap<>();
+        Map<io.nioproxy.balance.Backend, long[]> byBackend = new java.util.IdentityHashMap<>();
+        if (sessions != null && version >= Takeover.READY_VERSION) {
+            for (io.nioproxy.relay.LoopSnapshot s : sessions.snapshot(false, null)) {
+                s.endedByRoute.forEach((r, v) -> add(byRoute.computeIfAbsent(r, k -> new long[2]), v));
+                s.endedByBackend.forEach((b, v) -> add(byBackend.computeIfAbsent(b, k -> new long[2]), v));
+            }
+        }
+        for (Listener l : listeners) {
+            String name = l.config().name();
+            if (version < Takeover.READY_VERSION) {
+                c.send("counters " + name + "\n" + l.route().exportCounters());
                 continue;
             }
-            StringBuilder sb = new StringBuilder();
-            String head = "affinity " + l.config().name() + "\n";
-            for (String line : l.registry().affinity().export(now)) {
-                if (sb.length() + line.length() + 1 > AFFINITY_CHUNK) {
-                    c.send(head + sb);
-                    sb.setLength(0);
-                }
-                sb.append(line).append('\n');
-                n++;
+            long[] bytes = byRoute.getOrDefault(l.route(), new long[2]);
+            c.send("counters " + name + "\n" + l.route().exportCounters() + " bytes_up=" + bytes[0] + " bytes_down="
+                    + bytes[1] + "\nhistogram connect " + l.route().connectTimes().export()
+                    + "\nhistogram duration " + l.route().sessionDurations().export());
+            List<String> lines = new ArrayList<>();
+            for (io.nioproxy.balance.Backend b : l.registry().backends()) {
+                long[] v = byBackend.getOrDefault(b, new long[2]);
+                lines.add(b.identity() + " " + b.exportCounters() + " bytes_up=" + v[0] + " bytes_down=" + v[1]);
             }
-            if (sb.length() > 0) {
-                c.send(head + sb);
+            sendLines(c, "backends " + name, lines);
+        }
+    }
+
+    private static void add(long[] to, long[] v) {
+        to[0] += v[0];
+        to[1] += v[1];
+    }
+
+    /** {@code head}, then the lines, in messages of at most {@value #CHUNK} bytes; returns how many lines. */
+    private static int sendLines(HandoverSocket c, String head, Iterable<String> lines) throws IOException {
+        int n = 0;
+        StringBuilder sb = new StringBuilder();
+        for (String line : lines) {
+            if (sb.length() + line.length() + 1 > CHUNK) {
+                c.send(head + "\n" + sb);
+                sb.setLength(0);
             }
+            sb.append(line).append('\n');
+            n++;
+        }
+        if (sb.length() > 0) {
+            c.send(head + "\n" + sb);
         }
         return n;
     }
@@ -305,8 +346,8 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
     private static final int EMPTY_ROUNDS = 5;
     private static final long MOVE_WINDOW_NANOS = 10_000_000_000L;
 
-    /** Bytes of affinity lines per message (a sequenced packet must fit the socket's send buffer whole). */
-    private static final int AFFINITY_CHUNK = 32 * 1024;
+    /** Bytes of lines per message (a sequenced packet must fit the socket's send buffer whole). */
+    private static final int CHUNK = 32 * 1024;
 
     /** Says no before anything moves; this process goes on as it was. Returns false (nothing handed over). */
     private static boolean refuse(HandoverSocket c, String why) throws IOException {

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * of a family's samples are contiguous; a summary's samples are NAME{quantile}, NAME_sum and NAME_count; counters'
  * names end in _total; values parse as floats. Anything else throws.
  */
-final class PrometheusText {
+public final class PrometheusText {
     static final Pattern NAME = Pattern.compile("[a-zA-Z_:][a-zA-Z0-9_:]*");
     static final Pattern SAMPLE = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(.*)})? (\\S+)");
     static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\[\"\\\\n])*)\"");
@@ -27,7 +27,7 @@ final class PrometheusText {
     final Map<String, String> types = new LinkedHashMap<>();
     final List<Sample> samples = new ArrayList<>();
 
-    static PrometheusText parse(String text) {
+    public static PrometheusText parse(String text) {
         PrometheusText t = new PrometheusText();
         Set<String> closedFamilies = new HashSet<>();
         String current = null;
@@ -137,7 +137,7 @@ final class PrometheusText {
     }
 
     /** The value of the one sample with this name and these labels (a subset match); fails if none or several. */
-    double value(String name, String... kv) {
+    public double value(String name, String... kv) {
         List<Sample> found = matching(name, kv);
         if (found.size() != 1) {
             throw new IllegalArgumentException(found.size() + " samples match " + name + " " + List.of(kv));
@@ -146,7 +146,7 @@ final class PrometheusText {
     }
 
     /** Sum of every sample with this name and matching labels. */
-    double sum(String name, String... kv) {
+    public double sum(String name, String... kv) {
         return matching(name, kv).stream().mapToDouble(Sample::value).sum();
     }
 

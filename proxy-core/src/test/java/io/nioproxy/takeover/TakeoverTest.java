@@ -243,7 +243,8 @@ class TakeoverTest {
             }
             String after = io.nioproxy.testing.Http.request(adminAt, "GET", "/backends").body();
             String b = after.substring(after.indexOf(other.address()));
-            assertTrue(b.contains("\"sessions\":0,"), "no new client went to the draining backend: " + after);
+            assertTrue(b.contains("\"sessions\":10,"), "no new client went to the draining backend (the 10 it had"
+                    + " are its count carried over): " + after);
             for (int i = 0; i < sessions.size(); i++) {
                 echoes(sessions.get(i), "after " + i);
                 sessions.get(i).close();
@@ -272,6 +273,83 @@ class TakeoverTest {
         Linux.Calls sys = Linux.calls();
         for (int fd : fds) {
             sys.close(fd);
+        }
+    }
+
+    /**
+     * /metrics and /backends read the same after a take-over as before it: the bytes of sessions that ended in the old
+     * process and of those that moved, per listener and per backend, the accepted count, the per-backend session
+     * count, and the connect-time and session-duration summaries (count and sum) — then go on from there.
+     */
+    @Test
+    void theAccountingGoesOnFromWhereItWas() throws Exception {
+        assumeTrue(Linux.AVAILABLE, "passing sockets needs epoll mode (JDK 22+)");
+        int admin = ProxyHarness.freePort();
+        InetSocketAddress adminAt = new InetSocketAddress("127.0.0.1", admin);
+        Process old = accepting("-Dproxy.admin=127.0.0.1:" + admin);
+        ProxyHarness.await("the take-over socket", Duration.ofSeconds(10), () -> Files.exists(sock));
+        long bytes = 0;
+        for (int i = 0; i < 30; i++) {
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(5000);
+                echoes(s, "ended " + i);
+                bytes += ("ended " + i + "\n").length();
+            }
+        }
+        List<Socket> sessions = openSessions(5);
+        for (int i = 0; i < 5; i++) {
+            bytes += ("before " + i + "\n").length();
+        }
+        ProxyHarness.await("30 sessions ended in the old process", Duration.ofSeconds(10),
+                () -> scrape(adminAt).sum("nioproxy_connections_closed_total") == 30);
+        io.nioproxy.metrics.PrometheusText before = scrape(adminAt);
+        assertEquals(bytes, (long) before.value("nioproxy_bytes_total", "direction", "up"));
+        String backendsBefore = io.nioproxy.testing.Http.request(adminAt, "GET", "/backends").body();
+        assertTrue(backendsBefore.contains("\"sessions\":35,"), backendsBefore);
+
+        accepting("--takeover", "-Dproxy.admin=127.0.0.1:" + admin);
+        assertTrue(old.waitFor(20, TimeUnit.SECONDS));
+        ProxyHarness.await("the new process's admin endpoint", Duration.ofSeconds(15), () -> {
+            try {
+                return io.nioproxy.testing.Http.request(adminAt, "GET", "/metrics").status() == 200;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+        io.nioproxy.metrics.PrometheusText after = scrape(adminAt);
+        String backend = echo.address();
+        for (String direction : new String[] {"up", "down"}) {
+            assertEquals(bytes, (long) after.value("nioproxy_bytes_total", "direction", direction), direction);
+            assertEquals(bytes, (long) after.value("nioproxy_backend_bytes_total", "backend", backend,
+                    "direction", direction), "backend " + direction);
+        }
+        for (String name : new String[] {"nioproxy_connections_accepted_total", "nioproxy_backend_connect_seconds_count",
+                "nioproxy_session_duration_seconds_count", "nioproxy_session_duration_seconds_sum",
+                "nioproxy_backend_connect_seconds_sum"}) {
+            assertEquals(before.sum(name), after.sum(name), name + " goes on from where it was");
+        }
+        assertEquals(35, (long) after.sum("nioproxy_connections_accepted_total"));
+        assertEquals(30, (long) after.sum("nioproxy_session_duration_seconds_count"));
+        String backendsAfter = io.nioproxy.testing.Http.request(adminAt, "GET", "/backends").body();
+        assertTrue(backendsAfter.contains("\"sessions\":35,"), backendsAfter);
+
+        // and counts on: a moved session's next bytes, then its end
+        echoes(sessions.get(0), "after");
+        sessions.get(0).close();
+        ProxyHarness.await("the moved session's end counted", Duration.ofSeconds(10),
+                () -> scrape(adminAt).sum("nioproxy_session_duration_seconds_count") == 31);
+        assertEquals(bytes + "after\n".length(), (long) scrape(adminAt).value("nioproxy_bytes_total", "direction", "up"));
+        for (Socket s : sessions) {
+            s.close();
+        }
+    }
+
+    private static io.nioproxy.metrics.PrometheusText scrape(InetSocketAddress admin) {
+        try {
+            return io.nioproxy.metrics.PrometheusText.parse(
+                    io.nioproxy.testing.Http.request(admin, "GET", "/metrics").body());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
