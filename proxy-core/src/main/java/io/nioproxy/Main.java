@@ -287,8 +287,10 @@ public final class Main {
                 .append('\n');
         sb.append("  --demo     start three built-in HTTP backends on loopback and a balancer in front of them").append('\n');
         sb.append("  --check    validate the settings and exit: 0 when valid, 2 with the start-up error").append('\n');
-        sb.append("  --takeover take over from the nioproxy serving proxy.takeover.socket: its listening sockets, so")
-                .append(" that no connection is refused; it then drains and exits (epoll mode)").append('\n');
+        sb.append("  --takeover take over from the nioproxy serving proxy.takeover.socket: its listening sockets and")
+                .append(" established sessions, so that no connection is refused or dropped; it then drains what stayed")
+                .append(" and exits (epoll mode). SIGHUP to a running nioproxy starts one from its own command line")
+                .append(" (a reload)").append('\n');
         sb.append("  --version  print the version, the Java runtime and the I/O modes available").append('\n');
         sb.append("settings (system properties, or a file given by -Dproxy.config=FILE):").append('\n');
         for (Settings.Key<?> k : Settings.KEYS) {
