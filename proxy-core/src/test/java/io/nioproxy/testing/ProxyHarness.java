@@ -75,14 +75,49 @@ public final class ProxyHarness implements AutoCloseable {
         return s;
     }
 
-    /** Reads one '\n'-terminated line (the name a {@link TcpServer#named} backend sends). */
-    /** A loopback port free a moment ago, for a listener that must be given its port up front (a child JVM's). */
-    public static int freePort() throws IOException {
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
+    /**
+     * A loopback port free a moment ago, for a listener that must be given its port up front (a child JVM's, etcd's).
+     * Taken below the kernel's ephemeral range ({@code ip_local_port_range}, 32768 and up by default), so no outgoing
+     * connection of any process can be given it between this call and the bind; and never the same one twice in a run.
+     */
+    public static synchronized int freePort() throws IOException {
+        if (FIRST_EPHEMERAL - FIRST_PORT < 1000) { // a host whose ephemeral range starts low: let the kernel choose
+            try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                return s.getLocalPort();
+            }
         }
+        int span = FIRST_EPHEMERAL - FIRST_PORT;
+        int start = java.util.concurrent.ThreadLocalRandom.current().nextInt(span);
+        for (int i = 0; i < span; i++) {
+            int port = FIRST_PORT + (start + i) % span;
+            if (HANDED_OUT.contains(port)) {
+                continue;
+            }
+            try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+                s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+            } catch (IOException inUse) {
+                continue;
+            }
+            HANDED_OUT.add(port);
+            return port;
+        }
+        throw new IOException("no free loopback port in " + FIRST_PORT + "-" + (FIRST_EPHEMERAL - 1));
     }
 
+    private static final int FIRST_EPHEMERAL = firstEphemeralPort();
+    private static final int FIRST_PORT = Math.max(10_000, FIRST_EPHEMERAL - 12_768);
+
+    private static int firstEphemeralPort() {
+        try {
+            String range = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range"));
+            return Integer.parseInt(range.trim().split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            return 32_768; // Linux's default
+        }
+    }
+    private static final java.util.Set<Integer> HANDED_OUT = new java.util.HashSet<>();
+
+    /** Reads one '\n'-terminated line (the name a {@link TcpServer#named} backend sends). */
     public static String readLine(InputStream in) throws IOException {
         StringBuilder sb = new StringBuilder();
         int c;
