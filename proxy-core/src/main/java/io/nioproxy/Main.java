@@ -65,6 +65,9 @@ public final class Main {
                 return 0;
             }
             ProxyConfig config = Settings.fromSystem().build();
+            if (!check) {
+                Successor.onHangUp(); // before anyone can send it: the JVM's own answer to SIGHUP is to exit
+            }
             if (check) {
                 // as haproxy -c and nginx -t: the same validation as a start, the same messages, and nothing started
                 System.out.println("nioproxy: configuration is valid");
@@ -104,7 +107,7 @@ public final class Main {
                 }
                 startAdminAfterTakeover(proxy);
             }
-            Successor.onHangUp(serveTakeovers(proxy));
+            Successor.serving(serveTakeovers(proxy));
             await(stopped);
             return 0;
         } catch (ConfigException e) {

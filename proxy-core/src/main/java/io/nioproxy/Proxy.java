@@ -344,39 +344,73 @@ public final class Proxy implements ProxyView, io.nioproxy.relay.Handoff.Session
     }
 
     @Override
-    public boolean adopt(io.nioproxy.relay.Handoff.Row row, int clientFd, int backendFd) {
-        Listener front = find(row.front());
-        Listener route = find(row.route());
-        io.nioproxy.balance.Backend b = route == null ? null : route.registry().find(row.backend());
-        if (front == null || b == null) {
-            closeCopies(clientFd, backendFd);
-            return false;
+    public List<Long> adopt(List<io.nioproxy.relay.Handoff.Row> rows, int[] fds) {
+        List<Long> rejected = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<List<Adoption>> perLoop = new ArrayList<>();
+        for (int i = 0; i < loops.length; i++) {
+            perLoop.add(new ArrayList<>());
         }
-        int i = (int) Long.remainderUnsigned(row.id() >>> 40, loops.length);
-        io.nioproxy.transport.Conn client = transport.adoptConnected(clientFd, row.client());
-        io.nioproxy.transport.Conn backend = transport.adoptConnected(backendFd, b.address());
-        CompletableFuture<Boolean> done = new CompletableFuture<>();
-        SessionTable t = tables[i];
-        if (!loops[i].execute(loop -> {
-            try {
-                t.adopt(row, front.route(), route.route(), b, client, backend);
-                done.complete(true);
-            } catch (IOException | RuntimeException e) {
-                Log.warn("take-over: session " + row.id() + " could not be adopted: " + e);
-                done.complete(false); // its descriptors were let go of (never the connection)
+        for (int k = 0; k < rows.size(); k++) {
+            io.nioproxy.relay.Handoff.Row row = rows.get(k);
+            Listener front = find(row.front());
+            Listener route = find(row.route());
+            io.nioproxy.balance.Backend b = route == null ? null : route.registry().find(row.backend());
+            if (front == null || b == null) {
+                closeCopies(fds[2 * k], fds[2 * k + 1]);
+                rejected.add(row.id());
+                continue;
             }
-        })) {
-            closeCopies(clientFd, backendFd);
-            return false;
+            // the loop its id names (ids carry their loop), or a loop of this process's own count
+            int i = (int) Long.remainderUnsigned(row.id() >>> 40, loops.length);
+            perLoop.get(i).add(new Adoption(row, front.route(), route.route(), b,
+                    transport.adoptConnected(fds[2 * k], row.client()),
+                    transport.adoptConnected(fds[2 * k + 1], b.address()), fds[2 * k], fds[2 * k + 1]));
         }
-        try {
-            return done.get(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-            return false;
+        // one task per loop for the whole message: a hand-off per session cost a wake-up and a wait each
+        List<CompletableFuture<Void>> done = new ArrayList<>();
+        for (int i = 0; i < loops.length; i++) {
+            List<Adoption> batch = perLoop.get(i);
+            if (batch.isEmpty()) {
+                continue;
+            }
+            SessionTable t = tables[i];
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            if (!loops[i].execute(loop -> {
+                for (Adoption a : batch) {
+                    try {
+                        t.adopt(a.row(), a.front(), a.route(), a.backend(), a.client(), a.backendConn());
+                    } catch (IOException | RuntimeException e) {
+                        Log.warn("take-over: session " + a.row().id() + " could not be adopted: " + e);
+                        rejected.add(a.row().id()); // its descriptors were let go of (never the connection)
+                    }
+                }
+                f.complete(null);
+            })) {
+                for (Adoption a : batch) {
+                    closeCopies(a.clientFd(), a.backendFd());
+                    rejected.add(a.row().id());
+                }
+                continue;
+            }
+            done.add(f);
         }
+        for (CompletableFuture<Void> f : done) {
+            try {
+                f.get(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                Log.warn("take-over: a loop did not adopt its sessions within 10 s: " + e);
+            }
+        }
+        return rejected;
+    }
+
+    /** A session of a take-over message on its way to its loop. */
+    private record Adoption(io.nioproxy.relay.Handoff.Row row, io.nioproxy.relay.Route front,
+                            io.nioproxy.relay.Route route, io.nioproxy.balance.Backend backend,
+                            io.nioproxy.transport.Conn client, io.nioproxy.transport.Conn backendConn, int clientFd,
+                            int backendFd) {
     }
 
     /** Closes this process's descriptors of a session not adopted: the previous process relays on. */

@@ -119,11 +119,12 @@ public final class Handoff {
         void resume(List<Frozen> sessions);
 
         /**
-         * New process: relays a session from the previous one on its two sockets. False when this process has no
-         * listener, pool or backend of those names, or could not register them: its descriptors are then closed here
-         * (never the connection), and the previous process relays on.
+         * New process: relays the sessions of one message from the previous one, each on its two sockets (row
+         * {@code k}'s are {@code fds[2k]} and {@code fds[2k + 1]}). Returns the ids of those not adopted — this process
+         * has no listener, pool or backend of those names, or could not register them — whose descriptors are closed
+         * here (never the connection): the previous process relays them on.
          */
-        boolean adopt(Row row, int clientFd, int backendFd);
+        List<Long> adopt(List<Row> rows, int[] fds);
 
         /**
          * New process: the bytes of sessions that ended in the previous one, [up, down] per route and per backend of

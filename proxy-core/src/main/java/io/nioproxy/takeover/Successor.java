@@ -17,23 +17,26 @@ import java.util.List;
  * <p>Changed JVM options or system properties on the unit's command line take a restart: the successor inherits this
  * process's own. Settings belong in the file named by {@code -Dproxy.config}.
  *
+ * <p>The handler is installed first thing at start-up ({@link #onHangUp}), before anything could send the signal:
+ * the JVM's own answer to {@code SIGHUP} is to exit, which a reload arriving while a successor still starts must not
+ * trigger. Until {@link #serving} says otherwise, a {@code SIGHUP} is logged and ignored.
+ *
  * <p>Threading: the JVM's signal thread starts successors; one at a time.
  */
 public final class Successor {
     private static Process running;
+    private static volatile String refusal = "this process is still starting";
 
     private Successor() {
     }
 
-    /**
-     * Installs the {@code SIGHUP} handler. {@code refusal} is null when this process serves take-overs, else why a
-     * reload cannot be made here (logged on each {@code SIGHUP}, which no longer stops the JVM either way).
-     */
-    public static void onHangUp(String refusal) {
+    /** Installs the {@code SIGHUP} handler: from now on the signal never stops the JVM. */
+    public static void onHangUp() {
         try {
             sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
-                if (refusal != null) {
-                    Log.warn("SIGHUP: no reload: " + refusal + "; this process goes on serving");
+                String why = refusal;
+                if (why != null) {
+                    Log.warn("SIGHUP: no reload: " + why + "; this process goes on serving");
                 } else {
                     start();
                 }
@@ -43,6 +46,14 @@ public final class Successor {
             Log.warn("SIGHUP cannot be handled here (" + e.getMessage() + "): a reload is a take-over started by"
                     + " hand (--takeover)");
         }
+    }
+
+    /**
+     * This process is up: {@code why} is null when it serves take-overs (a {@code SIGHUP} starts a successor), else
+     * why a reload cannot be made here (logged on each {@code SIGHUP}).
+     */
+    public static void serving(String why) {
+        refusal = why;
     }
 
     /** Starts the successor unless one is still at work. */

@@ -256,19 +256,39 @@ public final class TakeoverClient implements AutoCloseable {
             }
         }
 
-        /** One line per session, two descriptors each; returns the reply naming the sessions not adopted. */
-        String adopt(Handoff.Sessions sessions, String[] lines, int[] fds) {
+        /**
+         * One line per session, two descriptors each; returns the reply naming the sessions not adopted. A line that
+         * does not parse ends the take-over: this message's descriptors are closed here, and the previous process,
+         * which sees the conversation end, resumes every session it still has.
+         */
+        String adopt(Handoff.Sessions sessions, String[] lines, int[] fds) throws IOException {
+            List<Handoff.Row> rows = new java.util.ArrayList<>();
+            try {
+                if (fds.length != 2 * (lines.length - 1)) {
+                    throw new IllegalArgumentException(fds.length + " descriptors for " + (lines.length - 1)
+                            + " sessions");
+                }
+                for (int k = 1; k < lines.length; k++) {
+                    rows.add(Handoff.Row.parse(lines[k]));
+                }
+            } catch (IllegalArgumentException e) {
+                io.nioproxy.sys.Linux.Calls sys = io.nioproxy.sys.Linux.calls();
+                for (int fd : fds) {
+                    sys.close(fd);
+                }
+                throw new IOException("a bad sessions message from the previous process: " + e.getMessage());
+            }
+            java.util.Set<Long> refused = new java.util.HashSet<>(sessions.adopt(rows, fds));
             StringBuilder rejected = new StringBuilder();
-            for (int k = 1; k < lines.length; k++) {
-                Handoff.Row row = Handoff.Row.parse(lines[k]);
-                if (sessions.adopt(row, fds[2 * (k - 1)], fds[2 * (k - 1) + 1])) {
+            for (Handoff.Row row : rows) {
+                if (refused.contains(row.id())) {
+                    rejected.append(rejected.length() == 0 ? "" : ",").append(row.id());
+                } else {
                     adopted++;
                     bytes += row.up() + row.down();
-                } else {
-                    rejected.append(rejected.length() == 0 ? "" : ",").append(row.id());
                 }
             }
-            return "adopted " + (lines.length - 1) + " rejected" + (rejected.length() == 0 ? "" : " " + rejected);
+            return "adopted " + rows.size() + " rejected" + (rejected.length() == 0 ? "" : " " + rejected);
         }
     }
 

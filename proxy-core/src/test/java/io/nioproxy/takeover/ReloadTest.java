@@ -45,12 +45,13 @@ class ReloadTest {
     private TcpServer echoB;
     private final List<Process> children = new ArrayList<>();
     private final List<Long> pids = new ArrayList<>();
-    private final List<String> logs = new ArrayList<>();
+    private Path log;
 
     @BeforeEach
     void setUp(@TempDir Path tmp) throws IOException {
         dir = tmp;
         settings = dir.resolve("nioproxy.properties");
+        log = dir.resolve("balancer.log");
         port = ProxyHarness.freePort();
         echoA = TcpServer.echo();
         echoB = TcpServer.echo();
@@ -81,16 +82,34 @@ class ReloadTest {
                 extra, ""));
     }
 
+    /**
+     * The balancer, writing to a file as to the journal: its successors inherit the descriptor and write there too
+     * (a pipe to this JVM would not do: the JDK closes a child's pipe once that child exits, and its successors'
+     * lines after that would be lost).
+     */
     private Process start(String notifySocket) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(ChildBalancer.command(List.of("-Dproxy.config=" + settings)));
         pb.redirectErrorStream(true);
+        pb.redirectOutput(log.toFile());
         if (notifySocket != null) {
             pb.environment().put("NOTIFY_SOCKET", notifySocket);
         }
         Process p = pb.start();
         children.add(p);
-        ChildBalancer.awaitAccepting(p, logs);
+        ProxyHarness.await("the balancer accepting", Duration.ofSeconds(60), () -> logged("accepting on"));
         return p;
+    }
+
+    private boolean logged(String text) {
+        try {
+            return Files.readString(log).contains(text);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private String logText() throws IOException {
+        return Files.readString(log);
     }
 
     private static void hangUp(long pid) throws Exception {
@@ -149,15 +168,10 @@ class ReloadTest {
                 // reload 2, broken: the successor refuses the file; nothing changes
                 writeSettings(echoA.address(), "proxy.balance=nearest");
                 hangUp(second);
-                ProxyHarness.await("the refused reload logged", Duration.ofSeconds(60), () -> {
-                    synchronized (logs) {
-                        return logs.stream().anyMatch(l -> l.contains("exited with status 2 without taking over"));
-                    }
-                });
-                synchronized (logs) {
-                    assertTrue(logs.stream().anyMatch(l -> l.contains("proxy.balance") && l.contains("nearest")),
-                            "the successor says which key is wrong: " + String.join("\n", logs));
-                }
+                ProxyHarness.await("the refused reload logged", Duration.ofSeconds(60),
+                        () -> logged("exited with status 2 without taking over"));
+                assertTrue(logText().lines().anyMatch(l -> l.contains("proxy.balance") && l.contains("nearest")),
+                        "the successor says which key is wrong: " + logText());
                 assertNull(manager.receive(500), "no new main process announced");
                 assertTrue(ProcessHandle.of(second).map(ProcessHandle::isAlive).orElse(false), "it serves on");
                 for (int i = 0; i < sessions.size(); i++) {
@@ -191,11 +205,8 @@ class ReloadTest {
                 "proxy.backends=" + echoA.address(), "proxy.warmup=0", ""));
         Process p = start(null);
         hangUp(p.pid());
-        ProxyHarness.await("the refusal logged", Duration.ofSeconds(20), () -> {
-            synchronized (logs) {
-                return logs.stream().anyMatch(l -> l.contains("SIGHUP: no reload: proxy.takeover.socket is not set"));
-            }
-        });
+        ProxyHarness.await("the refusal logged", Duration.ofSeconds(20),
+                () -> logged("SIGHUP: no reload: proxy.takeover.socket is not set"));
         assertTrue(p.isAlive(), "SIGHUP no longer ends the JVM");
         try (Socket s = new Socket("127.0.0.1", port)) {
             s.setSoTimeout(5000);
