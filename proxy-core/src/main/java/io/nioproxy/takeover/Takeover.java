@@ -40,8 +40,12 @@ public final class Takeover {
         return v >= Math.max(MIN_VERSION, min) ? v : -1;
     }
 
-    /** The first version in which the new process says {@code ready} before the old one may exit. */
-    static final int READY_VERSION = 2;
+    /**
+     * Version 2 brought: the new process says {@code ready} (it told the service manager it is the main process)
+     * before the old one may exit; the counters carry the ended sessions' bytes, each backend's counters and the two
+     * latency histograms.
+     */
+    static final int VERSION_2 = 2;
 
     /** Null when this process can pass sockets; otherwise why not, naming the fallback. */
     public static String unavailable(ProxyConfig config) {

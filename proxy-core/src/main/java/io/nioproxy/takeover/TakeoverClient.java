@@ -170,7 +170,7 @@ public final class TakeoverClient implements AutoCloseable {
         }
         done = true;
         try {
-            if (version >= Takeover.READY_VERSION) {
+            if (version >= Takeover.VERSION_2) {
                 socket.send("ready");
             }
         } catch (IOException e) {

@@ -160,7 +160,7 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         Files.deleteIfExists(path);
         c.send("released");
         Log.info("take-over: carried " + remembered + " affinity entries and " + moved + " sessions");
-        if (version >= Takeover.READY_VERSION) {
+        if (version >= Takeover.VERSION_2) {
             // the new process tells the service manager it is the main process before this one may exit
             HandoverSocket.Message ready = c.receive();
             if (ready == null || !ready.text().equals("ready")) {
@@ -215,7 +215,7 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
     private void sendCounters(HandoverSocket c, int version) throws IOException {
         Map<io.nioproxy.relay.Route, long[]> byRoute = new java.util.IdentityHashMap<>();
         Map<io.nioproxy.balance.Backend, long[]> byBackend = new java.util.IdentityHashMap<>();
-        if (sessions != null && version >= Takeover.READY_VERSION) {
+        if (sessions != null && version >= Takeover.VERSION_2) {
             for (io.nioproxy.relay.LoopSnapshot s : sessions.snapshot(false, null)) {
                 s.endedByRoute.forEach((r, v) -> add(byRoute.computeIfAbsent(r, k -> new long[2]), v));
                 s.endedByBackend.forEach((b, v) -> add(byBackend.computeIfAbsent(b, k -> new long[2]), v));
@@ -223,7 +223,7 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
         }
         for (Listener l : listeners) {
             String name = l.config().name();
-            if (version < Takeover.READY_VERSION) {
+            if (version < Takeover.VERSION_2) {
                 c.send("counters " + name + "\n" + l.route().exportCounters());
                 continue;
             }
