@@ -36,7 +36,9 @@ class DeployFilesTest {
         // a reload is a take-over: the successor names itself the main process (sd_notify), so systemd must listen
         assertTrue(text.contains("Type=notify") && text.contains("NotifyAccess=all")
                 && text.contains("ExecReload=/bin/kill -HUP $MAINPID")
-                && text.contains("-Dproxy.takeover.socket=/run/nioproxy/") && text.contains("RuntimeDirectory=nioproxy"),
+                && text.contains("-Dproxy.takeover.socket=/run/nioproxy/") && text.contains("RuntimeDirectory=nioproxy")
+                // a successor is not systemd's child: stop must wait for its paced shutdown itself
+                && text.contains("ExecStop=/bin/sh -c 'kill -TERM $MAINPID"),
                 text);
     }
 }
