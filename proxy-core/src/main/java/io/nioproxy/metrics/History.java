@@ -49,14 +49,7 @@ public final class History {
     void sample() {
         try {
             long now = System.nanoTime();
-            Map<Backend, long[]> bytes = new IdentityHashMap<>();
-            for (LoopSnapshot s : proxy.snapshot(false, null)) {
-                s.bytesByBackend.forEach((b, v) -> {
-                    long[] t = bytes.computeIfAbsent(b, k -> new long[2]);
-                    t[0] += v[0];
-                    t[1] += v[1];
-                });
-            }
+            Map<Backend, long[]> bytes = LoopSnapshot.sum(proxy.snapshot(false, null), s -> s.bytesByBackend);
             double secs = lastNanos == 0 ? 0 : (now - lastNanos) / 1e9;
             List<Point> points = new ArrayList<>();
             Map<String, Integer> rebalancing = new java.util.LinkedHashMap<>();

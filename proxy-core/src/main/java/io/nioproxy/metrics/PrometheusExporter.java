@@ -9,7 +9,6 @@ import io.nioproxy.relay.Route;
 import io.nioproxy.relay.Session;
 import org.HdrHistogram.Histogram;
 
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -39,12 +38,8 @@ public final class PrometheusExporter {
     public synchronized String scrape() {
         StringBuilder sb = new StringBuilder(8192);
         List<LoopSnapshot> snaps = proxy.snapshot(false, null);
-        Map<Route, long[]> routeBytes = new IdentityHashMap<>();
-        Map<Backend, long[]> backendBytes = new IdentityHashMap<>();
-        for (LoopSnapshot s : snaps) {
-            s.bytesByRoute.forEach((r, v) -> add(routeBytes.computeIfAbsent(r, k -> new long[2]), v));
-            s.bytesByBackend.forEach((b, v) -> add(backendBytes.computeIfAbsent(b, k -> new long[2]), v));
-        }
+        Map<Route, long[]> routeBytes = LoopSnapshot.sum(snaps, s -> s.bytesByRoute);
+        Map<Backend, long[]> backendBytes = LoopSnapshot.sum(snaps, s -> s.bytesByBackend);
         List<Listener> listeners = proxy.listeners();
 
         type(sb, "nioproxy_connections_accepted_total", "counter", "Client connections accepted.");
@@ -267,10 +262,6 @@ public final class PrometheusExporter {
         return l.config().name();
     }
 
-    private static void add(long[] to, long[] v) {
-        to[0] += v[0];
-        to[1] += v[1];
-    }
 
     private static void type(StringBuilder sb, String name, String type, String help) {
         sb.append("# HELP ").append(name).append(' ').append(help).append('\n');

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * What one loop reports when asked (metrics scrape, connection table, dashboard sample): bytes per route and per
@@ -39,6 +40,21 @@ public final class LoopSnapshot {
 
     LoopSnapshot(int loop) {
         this.loop = loop;
+    }
+
+    /** The [up, down] per key of every loop's snapshot added up: {@code which} picks one of the maps above. */
+    public static <K> Map<K, long[]> sum(List<LoopSnapshot> snapshots, Function<LoopSnapshot, Map<K, long[]>> which) {
+        Map<K, long[]> out = new IdentityHashMap<>();
+        for (LoopSnapshot s : snapshots) {
+            which.apply(s).forEach((k, v) -> addTo(out.computeIfAbsent(k, x -> new long[2]), v));
+        }
+        return out;
+    }
+
+    /** Adds an [up, down] pair into another. */
+    static void addTo(long[] to, long[] v) {
+        to[0] += v[0];
+        to[1] += v[1];
     }
 
     void add(Route r, long up, long down) {

@@ -66,13 +66,8 @@ final class SessionAccounting {
 
     /** A take-over: the previous process's ended sessions' bytes, counted as this loop's own. */
     void carry(java.util.Map<Route, long[]> byRoute, java.util.Map<Backend, long[]> byBackend) {
-        byRoute.forEach((r, v) -> add(endedByRoute.computeIfAbsent(r, k -> new long[2]), v));
-        byBackend.forEach((b, v) -> add(endedByBackend.computeIfAbsent(b, k -> new long[2]), v));
-    }
-
-    private static void add(long[] to, long[] v) {
-        to[0] += v[0];
-        to[1] += v[1];
+        byRoute.forEach((r, v) -> LoopSnapshot.addTo(endedByRoute.computeIfAbsent(r, k -> new long[2]), v));
+        byBackend.forEach((b, v) -> LoopSnapshot.addTo(endedByBackend.computeIfAbsent(b, k -> new long[2]), v));
     }
 
     /** A long session's interim line: what it moved so far. */

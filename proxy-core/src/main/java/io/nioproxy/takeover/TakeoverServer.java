@@ -213,14 +213,11 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
      * backend's counters and ended bytes. Sessions still here go on counting here.
      */
     private void sendCounters(HandoverSocket c, int version) throws IOException {
-        Map<io.nioproxy.relay.Route, long[]> byRoute = new java.util.IdentityHashMap<>();
-        Map<io.nioproxy.balance.Backend, long[]> byBackend = new java.util.IdentityHashMap<>();
-        if (sessions != null && version >= Takeover.VERSION_2) {
-            for (io.nioproxy.relay.LoopSnapshot s : sessions.snapshot(false, null)) {
-                s.endedByRoute.forEach((r, v) -> add(byRoute.computeIfAbsent(r, k -> new long[2]), v));
-                s.endedByBackend.forEach((b, v) -> add(byBackend.computeIfAbsent(b, k -> new long[2]), v));
-            }
-        }
+        List<io.nioproxy.relay.LoopSnapshot> snaps = sessions != null && version >= Takeover.VERSION_2
+                ? sessions.snapshot(false, null) : List.of();
+        Map<io.nioproxy.relay.Route, long[]> byRoute = io.nioproxy.relay.LoopSnapshot.sum(snaps, s -> s.endedByRoute);
+        Map<io.nioproxy.balance.Backend, long[]> byBackend =
+                io.nioproxy.relay.LoopSnapshot.sum(snaps, s -> s.endedByBackend);
         for (Listener l : listeners) {
             String name = l.config().name();
             if (version < Takeover.VERSION_2) {
@@ -238,11 +235,6 @@ public final class TakeoverServer implements Runnable, AutoCloseable {
             }
             sendLines(c, "backends " + name, lines);
         }
-    }
-
-    private static void add(long[] to, long[] v) {
-        to[0] += v[0];
-        to[1] += v[1];
     }
 
     /** {@code head}, then the lines, in messages of at most {@value #CHUNK} bytes; returns how many lines. */
